@@ -1,0 +1,23 @@
+import { Elysia } from 'elysia';
+import type { AppContext } from './platform/context.ts';
+import { docs } from './platform/http/docs.ts';
+import { errorHandler } from './platform/http/errors.ts';
+import { healthRoutes } from './platform/http/health.ts';
+import { metricsRoutes } from './platform/http/metrics.ts';
+import { observe } from './platform/http/observe.ts';
+import { web } from './platform/http/web.ts';
+
+/**
+ * Composes the app. Each feature is one `.use(...)` line: removing it leaves a service that still builds and runs.
+ */
+export function createApp(ctx: AppContext) {
+  return new Elysia()
+    .use(observe(ctx))
+    .use(errorHandler(ctx))
+    .use(docs())
+    .use(healthRoutes(ctx))
+    .use(metricsRoutes(ctx))
+    .use(web());
+}
+
+export type App = ReturnType<typeof createApp>;

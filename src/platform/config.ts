@@ -1,0 +1,145 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The service's whole configuration. Every variable is declared once here with its rule, default and an example;
+ * the same table drives validation, the error message at start-up and the README's configuration section.
+ * The environment is read nowhere else.
+ */
+
+type Spec<T> = {
+  schema: z.ZodType<T>;
+  rule: string;
+  example: string;
+  doc: string;
+  /** Default as the user would type it (also shown in docs); undefined = unset. */
+  default?: string;
+  secret?: boolean;
+};
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^-?\d+$/)
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const positiveNumber = z
+  .string()
+  .regex(/^\d+(\.\d+)?$/)
+  .transform(Number)
+  .pipe(z.number().positive());
+
+const bool = z
+  .string()
+  .transform((s) => s.toLowerCase())
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']))
+  .transform((s) => s === 'true' || s === '1' || s === 'yes');
+
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+const lakeUrl = z
+  .string()
+  .refine((s) => /^file:\/\/.+/.test(s) || /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(s));
+
+const kafkaBrokers = z
+  .string()
+  .refine((s) => s.split(',').every((b) => /^[A-Za-z0-9_.-]+:\d{1,5}$/.test(b.trim())))
+  .transform((s) => s.split(',').map((b) => b.trim()));
+
+const postgresUrl = z.string().refine((s) => /^postgres(ql)?:\/\//.test(s));
+const redisUrl = z.string().refine((s) => /^rediss?:\/\//.test(s));
+const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/);
+const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,200}$/);
+
+export const specs = {
+  PORT: { schema: int(1, 65535), rule: 'an integer from 1 to 65535', example: '8000', default: '8000', doc: 'HTTP port' },
+  HOST: { schema: z.string().min(1), rule: 'a host name or IP address', example: '0.0.0.0', default: '0.0.0.0', doc: 'address the HTTP server binds to' },
+  DATA_DIR: { schema: z.string().min(1), rule: 'a directory path', example: './data', default: './data', doc: 'SQLite file, local lake, caches' },
+  LOG_LEVEL: { schema: z.enum(['debug', 'info', 'warn', 'error']), rule: 'one of debug, info, warn, error', example: 'info', default: 'info', doc: 'lowest level written to the log' },
+  LOG_FORMAT: { schema: z.enum(['auto', 'json', 'pretty']), rule: 'one of auto, json, pretty', example: 'json', default: 'auto', doc: '`auto` = human-readable on a terminal, JSON lines otherwise' },
+  ROLE: { schema: z.enum(['all', 'api', 'processor', 'ingest']), rule: 'one of all, api, processor, ingest', example: 'all', default: 'all', doc: 'which parts this process runs (one image, several roles)' },
+  ETL_SOURCE_URL: { schema: httpUrl, rule: 'an http(s) URL', example: 'https://jsonplaceholder.typicode.com/posts', default: 'https://jsonplaceholder.typicode.com/posts', doc: 'ETL source' },
+  ETL_SCHEDULE_MINUTES: { schema: int(1, 10080), rule: 'an integer number of minutes from 1 to 10080', example: '60', doc: 'run the ETL inside the server every N minutes; unset = only on demand' },
+  GDELT_BASE_URL: { schema: httpUrl, rule: 'an http(s) URL without a trailing file name', example: 'http://data.gdeltproject.org/gdeltv2', default: 'http://data.gdeltproject.org/gdeltv2', doc: 'where `lastupdate.txt` and `masterfilelist.txt` live; batch files are fetched from here too' },
+  GDELT_POLL_MINUTES: { schema: int(1, 1440), rule: 'an integer number of minutes from 1 to 1440', example: '15', doc: 'poll `lastupdate.txt` and ingest new batches; unset = only on demand' },
+  LAKE_URL: { schema: lakeUrl, rule: 'file://<path> or s3://<bucket>[/prefix]', example: 's3://my-bucket/gdelt', doc: 'where the Parquet lake lives (default `file://$DATA_DIR/lake`)' },
+  S3_ENDPOINT: { schema: httpUrl, rule: 'an http(s) URL', example: 'http://127.0.0.1:9000', doc: 'S3-compatible endpoint (unset = AWS)' },
+  S3_ACCESS_KEY_ID: { schema: z.string().min(1), rule: 'a non-empty string', example: 'AKIA…', doc: 'S3 access key', secret: true },
+  S3_SECRET_ACCESS_KEY: { schema: z.string().min(1), rule: 'a non-empty string', example: 'wJalr…', doc: 'S3 secret key', secret: true },
+  S3_REGION: { schema: z.string().regex(/^[a-z0-9-]+$/), rule: 'a region name', example: 'us-east-1', default: 'us-east-1', doc: 'S3 region' },
+  DATABASE_URL: { schema: postgresUrl, rule: 'a postgres:// URL', example: 'postgres://postgres@127.0.0.1:5432/postgres', doc: 'Postgres (engagement source, stream results)', secret: true },
+  DATABASE_SCHEMA: { schema: identifier, rule: 'a lower-case SQL identifier', example: 'public', default: 'public', doc: 'Postgres schema for the service tables' },
+  KAFKA_BOOTSTRAP_SERVERS: { schema: kafkaBrokers, rule: 'comma-separated host:port pairs', example: '127.0.0.1:9092', doc: 'Kafka brokers' },
+  KAFKA_TOPIC_ENGAGEMENT_EVENTS: { schema: topicName, rule: 'a Kafka topic name (letters, digits, . _ -)', example: 'engagement-events', default: 'engagement-events', doc: 'engagement topic' },
+  KAFKA_TOPIC_PARTITIONS: { schema: int(1, 1000), rule: 'an integer from 1 to 1000', example: '6', default: '6', doc: 'partitions of topics the service creates' },
+  REDIS_URL: { schema: redisUrl, rule: 'a redis:// or rediss:// URL', example: 'redis://127.0.0.1:6379', doc: 'Redis', secret: true },
+  REDIS_KEY_PREFIX: { schema: z.string().regex(/^[A-Za-z0-9:_-]{0,64}$/), rule: 'letters, digits, : _ - (up to 64)', example: 'sillage:', default: 'sillage:', doc: 'prefix of every Redis key' },
+  REDIS_AGGREGATION_WINDOW_MINUTES: { schema: int(1, 1440), rule: 'an integer from 1 to 1440', example: '10', default: '10', doc: 'live window' },
+  BATCH_SIZE: { schema: int(1, 100000), rule: 'an integer from 1 to 100000', example: '100', default: '100', doc: 'processor batch size' },
+  PROCESSING_INTERVAL_SECONDS: { schema: positiveNumber, rule: 'a positive number of seconds', example: '1', default: '1', doc: 'longest wait before a partial batch is processed' },
+  ENABLE_EXACTLY_ONCE: { schema: bool, rule: 'true or false', example: 'true', default: 'true', doc: 'transactional CDC producer, read-committed consumers' },
+  EXTERNAL_SINK_URL: { schema: httpUrl, rule: 'an http(s) URL', example: 'https://example.com/events', doc: 'REST sink; unset = sink disabled' },
+  BIGQUERY_PROJECT_ID: { schema: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/), rule: 'a GCP project id', example: 'my-project', doc: 'warehouse in BigQuery; unset = DuckDB under DATA_DIR' },
+  BIGQUERY_DATASET_ID: { schema: z.string().regex(/^\w{1,1024}$/), rule: 'letters, digits and underscores', example: 'engagement', doc: 'BigQuery dataset' },
+  API_KEY: { schema: z.string().min(16), rule: 'at least 16 characters', example: 'a-long-random-secret', doc: 'when set, mutating endpoints require `Authorization: Bearer <key>`', secret: true },
+  CORS_ORIGINS: { schema: z.string().regex(/^(\*|https?:\/\/[^,\s]+(,https?:\/\/[^,\s]+)*)$/), rule: '`*` or comma-separated origins', example: 'https://ops.example.com', doc: 'CORS allowed origins; unset = CORS off' },
+} satisfies Record<string, Spec<unknown>>;
+
+type Specs = typeof specs;
+export type EnvName = keyof Specs;
+type Out<K extends EnvName> = Specs[K]['schema'] extends z.ZodType<infer T> ? T : never;
+type Raw = { [K in EnvName]: Specs[K] extends { default: string } ? Out<K> : Out<K> | undefined };
+
+export type Config = Raw & {
+  /** Absolute form of DATA_DIR. */
+  dataDir: string;
+  /** LAKE_URL with its default applied. */
+  lakeUrl: string;
+  engagementEnabled: boolean;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates the environment once; throws ConfigError naming every bad variable, its rule and a good example. */
+export function loadConfig(env: Record<string, string | undefined> = Bun.env): Config {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, spec] of Object.entries(specs) as [EnvName, Spec<unknown>][]) {
+    const given = env[name];
+    const raw = given === undefined || given === '' ? spec.default : given;
+    if (raw === undefined) continue;
+    const parsed = spec.schema.safeParse(raw);
+    if (parsed.success) out[name] = parsed.data;
+    else {
+      const shown = spec.secret ? '(hidden)' : JSON.stringify(raw);
+      problems.push(`${name} must be ${spec.rule} (got ${shown}). Example: ${name}=${spec.example}`);
+    }
+  }
+  const raw = out as Raw;
+  if (raw.S3_ACCESS_KEY_ID && !raw.S3_SECRET_ACCESS_KEY) problems.push('S3_SECRET_ACCESS_KEY must be set when S3_ACCESS_KEY_ID is set. Example: S3_SECRET_ACCESS_KEY=wJalr…');
+  if (!!raw.BIGQUERY_PROJECT_ID !== !!raw.BIGQUERY_DATASET_ID)
+    problems.push('BIGQUERY_PROJECT_ID and BIGQUERY_DATASET_ID must be set together. Example: BIGQUERY_PROJECT_ID=my-project BIGQUERY_DATASET_ID=engagement');
+  if (problems.length) throw new ConfigError(problems);
+
+  const dataDir = resolve(raw.DATA_DIR);
+  return {
+    ...raw,
+    dataDir,
+    lakeUrl: raw.LAKE_URL ?? `file://${resolve(dataDir, 'lake')}`,
+    engagementEnabled: !!(raw.DATABASE_URL && raw.KAFKA_BOOTSTRAP_SERVERS && raw.REDIS_URL),
+  };
+}
+
+/** Markdown table of every variable, used by the README check so docs never drift from the code. */
+export function configTable(): string {
+  const rows = Object.entries(specs).map(
+    ([name, s]) => `| \`${name}\` | ${'default' in s && s.default !== undefined ? `\`${s.default}\`` : 'unset'} | ${s.rule} | ${s.doc} |`,
+  );
+  return ['| variable | default | rule | meaning |', '|---|---|---|---|', ...rows].join('\n');
+}

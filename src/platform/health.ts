@@ -1,0 +1,72 @@
+import { errorMessage } from './errors.ts';
+
+export type ComponentStatus = 'ok' | 'down' | 'disabled';
+export type ComponentReport = { status: ComponentStatus; reason?: string; [detail: string]: unknown };
+
+export type HealthCheck = {
+  name: string;
+  /** Resolves with optional details when healthy, throws when down. Absent = component disabled. */
+  check?: () => Promise<Record<string, unknown> | void>;
+  /** Why a disabled component is off, shown to the user (e.g. which variable turns it on). */
+  disabledReason?: string;
+};
+
+export type HealthReport = {
+  status: 'ok' | 'down';
+  components: Record<string, ComponentStatus>;
+  details: Record<string, ComponentReport>;
+  workers: Record<string, unknown>;
+};
+
+/**
+ * Collects component checks. Results are cached briefly (`cacheMs`) so that a load balancer probing /health
+ * many times a second does not turn into the same number of database round trips.
+ */
+export class Health {
+  private checks = new Map<string, HealthCheck>();
+  private cached?: { at: number; report: Promise<HealthReport> };
+  workers: () => Record<string, unknown> = () => ({});
+
+  constructor(private options: { timeoutMs?: number; cacheMs?: number; now?: () => number } = {}) {}
+
+  register(check: HealthCheck) {
+    this.checks.set(check.name, check);
+    this.cached = undefined;
+  }
+
+  report(): Promise<HealthReport> {
+    const now = (this.options.now ?? Date.now)();
+    const cacheMs = this.options.cacheMs ?? 1000;
+    if (this.cached && now - this.cached.at < cacheMs) return this.cached.report;
+    const report = this.compute();
+    this.cached = { at: now, report };
+    return report;
+  }
+
+  private async compute(): Promise<HealthReport> {
+    const timeoutMs = this.options.timeoutMs ?? 2000;
+    const entries = await Promise.all(
+      [...this.checks.values()].map(async (c): Promise<[string, ComponentReport]> => {
+        if (!c.check) return [c.name, { status: 'disabled', reason: c.disabledReason }];
+        let timer: Timer | undefined;
+        try {
+          const details = await Promise.race([
+            c.check(),
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+            }),
+          ]);
+          return [c.name, { status: 'ok', ...(details ?? {}) }];
+        } catch (error) {
+          return [c.name, { status: 'down', reason: errorMessage(error) }];
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
+    const details = Object.fromEntries(entries);
+    const components = Object.fromEntries(entries.map(([n, r]) => [n, r.status]));
+    const status = entries.some(([, r]) => r.status === 'down') ? 'down' : 'ok';
+    return { status, components, details, workers: this.workers() };
+  }
+}

@@ -1,0 +1,49 @@
+import { Elysia, ValidationError } from 'elysia';
+import type { AppContext } from '../context.ts';
+import { AppError } from '../errors.ts';
+import { requestIdOf } from './request.ts';
+
+export type ErrorBody = { error: { code: string; message: string; [detail: string]: unknown } };
+
+const reply = (status: number, body: ErrorBody, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+
+function describeValidation(error: ValidationError): string {
+  const first = error.valueError as { path?: string; message?: string; value?: unknown } | undefined;
+  const field = first?.path ? first.path.replace(/^\//, '').replaceAll('/', '.') : '';
+  const where = error.type === 'body' ? 'request body' : `${error.type} parameter`;
+  const got = first && first.value !== undefined ? ` (got ${JSON.stringify(first.value)?.slice(0, 80)})` : '';
+  const what = field ? `${where} "${field}"` : where;
+  return `Invalid ${what}: ${first?.message ?? 'does not match the schema'}${got}. See /swagger for the accepted values.`;
+}
+
+/**
+ * Turns every error into `{ error: { code, message } }` with a fitting status. Internal errors are logged with
+ * the request id and stack, and the client only gets the id to quote, never the stack.
+ */
+export const errorHandler = (ctx: AppContext) =>
+  new Elysia({ name: 'platform.errors' }).onError({ as: 'global' }, ({ code, error, request, set }) => {
+    const requestId = requestIdOf(request);
+    const headers = { 'x-request-id': requestId };
+    // set.status feeds the request metrics, which run after the reply is sent.
+    const json = (status: number, body: ErrorBody, extra: Record<string, string> = {}) => {
+      set.status = status;
+      return reply(status, body, { ...headers, ...extra });
+    };
+    if (error instanceof AppError) {
+      if (error.status >= 500) ctx.log.error(error.message, { requestId, code: error.code, error: error.cause ?? error });
+      const retryAfter: Record<string, string> = error.retryAfterMs !== undefined ? { 'retry-after': String(Math.ceil(error.retryAfterMs / 1000)) } : {};
+      return json(error.status, { error: { code: error.code, message: error.message, ...error.details } }, retryAfter);
+    }
+    if (error instanceof ValidationError || code === 'VALIDATION')
+      return json(400, { error: { code: 'invalid_request', message: describeValidation(error as ValidationError) } });
+    if (code === 'NOT_FOUND')
+      return json(404, { error: { code: 'not_found', message: `No route for ${request.method} ${new URL(request.url).pathname}. See /swagger for the routes.` } });
+    if (code === 'PARSE')
+      return json(400, { error: { code: 'invalid_body', message: 'The request body could not be parsed; send valid JSON with Content-Type: application/json.' } });
+    if (code === 'INVALID_COOKIE_SIGNATURE' || code === 'INVALID_FILE_TYPE')
+      return json(400, { error: { code: 'invalid_request', message: (error as Error).message } });
+    const status = typeof set.status === 'number' && set.status >= 400 && set.status < 500 ? set.status : 500;
+    if (status === 500) ctx.log.error('unhandled error', { requestId, error });
+    return json(status, { error: { code: status === 500 ? 'internal' : 'request_failed', message: status === 500 ? `Internal error; quote request id ${requestId} when reporting it. Retrying may help.` : String((error as Error)?.message ?? error) } });
+  });
