@@ -56,18 +56,19 @@ public class KafkaCheck {
             System.err.printf("[services] kafka metadata ok: %d node(s), %d topic(s)%n", nodes, topics.size());
             if (!transactions) return;
 
+            String token = UUID.randomUUID().toString();
             try {
                 admin.createTopics(List.of(new NewTopic(TOPIC, 1, (short) 1))).all().get(20, TimeUnit.SECONDS);
             } catch (ExecutionException e) {
                 if (!(e.getCause() instanceof TopicExistsException)) throw e;
             }
 
-            String token = UUID.randomUUID().toString();
             Properties pp = new Properties();
             pp.putAll(common);
             pp.put("key.serializer", StringSerializer.class.getName());
             pp.put("value.serializer", StringSerializer.class.getName());
-            pp.put("transactional.id", TXN_ID);
+            // a fresh transactional id each run: a new id needs a new producer id
+            pp.put("transactional.id", TXN_ID + "-" + token);
             pp.put("enable.idempotence", "true");
             pp.put("acks", "all");
             pp.put("max.in.flight.requests.per.connection", "1");
@@ -80,6 +81,17 @@ public class KafkaCheck {
                 producer.beginTransaction();
                 producer.send(new ProducerRecord<>(TOPIC, "check", token)).get(20, TimeUnit.SECONDS);
                 producer.commitTransaction();
+            }
+            // After a broker start, the first producer-id allocations answer
+            // COORDINATOR_LOAD_IN_PROGRESS while the broker fetches a producer-id
+            // block from the controller. The Java client retries quietly, but
+            // kafkajs logs each retry at ERROR level; a second allocation here
+            // absorbs that so the tests' first transactional producer starts clean.
+            Properties pp2 = new Properties();
+            pp2.putAll(pp);
+            pp2.put("transactional.id", TXN_ID + "-" + token + "-2");
+            try (KafkaProducer<String, String> producer = new KafkaProducer<>(pp2)) {
+                producer.initTransactions();
             }
 
             Properties cp = new Properties();
