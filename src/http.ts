@@ -4,7 +4,7 @@ import { docs } from './platform/http/docs.ts';
 import { errorHandler } from './platform/http/errors.ts';
 import { healthRoutes } from './platform/http/health.ts';
 import { metricsRoutes } from './platform/http/metrics.ts';
-import { observe } from './platform/http/observe.ts';
+import { instrument } from './platform/http/observe.ts';
 import { web } from './platform/http/web.ts';
 
 /**
@@ -12,7 +12,6 @@ import { web } from './platform/http/web.ts';
  */
 export function createApp(ctx: AppContext) {
   return new Elysia()
-    .use(observe(ctx))
     .use(errorHandler(ctx))
     .use(docs())
     .use(healthRoutes(ctx))
@@ -21,3 +20,6 @@ export function createApp(ctx: AppContext) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/** The request handler the server runs: the app plus request metrics and access logging. */
+export const createHandler = (ctx: AppContext, app = createApp(ctx)) => instrument(app, ctx);

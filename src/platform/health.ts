@@ -18,29 +18,42 @@ export type HealthReport = {
   workers: Record<string, unknown>;
 };
 
+export type HealthSnapshot = { at: number; report: HealthReport; body: string };
+
 /**
- * Collects component checks. Results are cached briefly (`cacheMs`) so that a load balancer probing /health
- * many times a second does not turn into the same number of database round trips.
+ * Collects component checks. Answers come from a snapshot at most `cacheMs` old, so a load balancer probing
+ * /health many times a second costs no database round trips, and a hung dependency cannot pile up probes:
+ * while a snapshot is fresh it is returned synchronously.
  */
 export class Health {
   private checks = new Map<string, HealthCheck>();
-  private cached?: { at: number; report: Promise<HealthReport> };
+  private snapshot?: HealthSnapshot;
+  private inflight?: Promise<HealthSnapshot>;
   workers: () => Record<string, unknown> = () => ({});
 
   constructor(private options: { timeoutMs?: number; cacheMs?: number; now?: () => number } = {}) {}
 
   register(check: HealthCheck) {
     this.checks.set(check.name, check);
-    this.cached = undefined;
+    this.snapshot = undefined;
   }
 
-  report(): Promise<HealthReport> {
+  current(): HealthSnapshot | Promise<HealthSnapshot> {
     const now = (this.options.now ?? Date.now)();
-    const cacheMs = this.options.cacheMs ?? 1000;
-    if (this.cached && now - this.cached.at < cacheMs) return this.cached.report;
-    const report = this.compute();
-    this.cached = { at: now, report };
-    return report;
+    const s = this.snapshot;
+    if (s && now - s.at < (this.options.cacheMs ?? 1000)) return s;
+    return this.refresh();
+  }
+
+  async report(): Promise<HealthReport> {
+    return (await this.current()).report;
+  }
+
+  /** Runs every check now (one run at a time; concurrent callers share it). */
+  refresh(): Promise<HealthSnapshot> {
+    return (this.inflight ??= this.compute()
+      .then((report) => (this.snapshot = { at: (this.options.now ?? Date.now)(), report, body: JSON.stringify(report) }))
+      .finally(() => (this.inflight = undefined)));
   }
 
   private async compute(): Promise<HealthReport> {

@@ -6,18 +6,11 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
-  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly http = new RequestMetrics();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'sillage_' });
-    this.httpRequests = this.counter({ name: 'sillage_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'] });
-    this.httpDuration = this.histogram({
-      name: 'sillage_http_request_duration_seconds',
-      help: 'HTTP request duration by route and status',
-      labelNames: ['method', 'route', 'status'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    });
+    for (const m of this.http.metrics()) this.registry.registerMetric(m as never);
   }
 
   private existing<M extends Metric>(name: string): M | undefined {
@@ -56,5 +49,68 @@ export class Metrics {
       }
     }
     return out;
+  }
+}
+
+type Series = { labels: Record<string, string>; count: number; sum: number; buckets: Float64Array };
+
+/**
+ * HTTP request count and duration histogram, recorded on every request. prom-client's labelled Counter and
+ * Histogram cost about 0.5 µs per request together, a measurable share of a /health probe answered in a few
+ * µs; this keeps one plain record per (method, route, status) and renders it in prom-client's format only when
+ * scraped, through the registry's metric interface.
+ */
+export class RequestMetrics {
+  static readonly buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+  private series = new Map<string, Series>();
+
+  observe(method: string, route: string, status: number, seconds: number) {
+    const key = `${method} ${status} ${route}`;
+    let s = this.series.get(key);
+    if (!s) {
+      s = { labels: { method, route, status: String(status) }, count: 0, sum: 0, buckets: new Float64Array(RequestMetrics.buckets.length) };
+      this.series.set(key, s);
+    }
+    s.count++;
+    s.sum += seconds;
+    const b = RequestMetrics.buckets;
+    let i = 0;
+    while (i < b.length && seconds > b[i]!) i++;
+    if (i < b.length) s.buckets[i]!++;
+  }
+
+  /** Two registry entries: the request counter and the duration histogram (cumulative buckets, as Prometheus wants). */
+  metrics() {
+    const counter = {
+      name: 'sillage_http_requests_total',
+      help: 'HTTP requests by route and status',
+      type: 'counter',
+      aggregator: 'sum',
+      get: async () => ({ ...counter, values: [...this.series.values()].map((s) => ({ labels: s.labels, value: s.count })) }),
+    };
+    const name = 'sillage_http_request_duration_seconds';
+    const histogram = {
+      name,
+      help: 'HTTP request duration by route and status',
+      type: 'histogram',
+      aggregator: 'sum',
+      get: async () => ({
+        ...histogram,
+        values: [...this.series.values()].flatMap((s) => {
+          let cumulative = 0;
+          const buckets = RequestMetrics.buckets.map((le, i) => {
+            cumulative += s.buckets[i]!;
+            return { metricName: `${name}_bucket`, labels: { ...s.labels, le }, value: cumulative };
+          });
+          return [
+            ...buckets,
+            { metricName: `${name}_bucket`, labels: { ...s.labels, le: '+Inf' }, value: s.count },
+            { metricName: `${name}_sum`, labels: s.labels, value: s.sum },
+            { metricName: `${name}_count`, labels: s.labels, value: s.count },
+          ];
+        }),
+      }),
+    };
+    return [counter, histogram];
   }
 }

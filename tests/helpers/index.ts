@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createApp } from '../../src/http.ts';
+import { createApp, createHandler } from '../../src/http.ts';
 import { loadConfig } from '../../src/platform/config.ts';
 import { createContext, type AppContext, type ContextOptions } from '../../src/platform/context.ts';
 import { memoryLogger } from '../../src/platform/log.ts';
@@ -55,7 +55,8 @@ export async function testApp(env: Record<string, string | undefined> = {}, opti
   const log = memoryLogger();
   const ctx = await createContext(config, { log, healthCacheMs: 0, ...options });
   const app = createApp(ctx);
-  const request = (path: string, init?: RequestInit) => app.handle(new Request(`http://localhost${path}`, init));
+  const handler = createHandler(ctx, app);
+  const request = async (path: string, init?: RequestInit) => handler(new Request(`http://localhost${path}`, init));
   return {
     ctx,
     app,

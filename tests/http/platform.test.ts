@@ -65,9 +65,17 @@ describe('platform routes with nothing configured', () => {
     expect((await t0.request('/assets/../../package.json')).status).toBe(404);
   });
 
-  test('every response carries a request id', async () => {
-    const res = await t0.request('/health', { headers: { 'x-request-id': 'abc-123' } });
+  test("an error reply carries the client's request id", async () => {
+    const res = await t0.request('/nowhere', { headers: { 'x-request-id': 'abc-123' } });
     expect(res.headers.get('x-request-id')).toBe('abc-123');
+  });
+
+  test('a 404 is counted under one "unmatched" route label, not per path', async () => {
+    await t0.request('/random/a');
+    await t0.request('/random/b');
+    const text = await (await t0.request('/metrics')).text();
+    expect(text).toMatch(/sillage_http_requests_total\{method="GET",route="unmatched",status="404"\} \d+/);
+    expect(text).not.toContain('/random/a');
   });
 });
 

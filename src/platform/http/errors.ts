@@ -24,7 +24,7 @@ function describeValidation(error: ValidationError): string {
 export const errorHandler = (ctx: AppContext) =>
   new Elysia({ name: 'platform.errors' }).onError({ as: 'global' }, ({ code, error, request, set }) => {
     const requestId = requestIdOf(request);
-    const headers = { 'x-request-id': requestId };
+    const headers: Record<string, string> = { 'x-request-id': requestId };
     // set.status feeds the request metrics, which run after the reply is sent.
     const json = (status: number, body: ErrorBody, extra: Record<string, string> = {}) => {
       set.status = status;

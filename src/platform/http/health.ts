@@ -1,5 +1,6 @@
 import { Elysia, t } from 'elysia';
 import type { AppContext } from '../context.ts';
+import type { HealthSnapshot } from '../health.ts';
 
 const Status = t.Union([t.Literal('ok'), t.Literal('down'), t.Literal('disabled')]);
 const HealthSchema = t.Object({
@@ -9,13 +10,16 @@ const HealthSchema = t.Object({
   workers: t.Record(t.String(), t.Any()),
 });
 
+const reply = ({ report, body }: HealthSnapshot) =>
+  new Response(body, { status: report.status === 'ok' ? 200 : 503, headers: { 'content-type': 'application/json' } });
+
 export const healthRoutes = (ctx: AppContext) =>
   new Elysia({ name: 'platform.health' }).get(
     '/health',
-    async ({ set }) => {
-      const report = await ctx.health.report();
-      if (report.status !== 'ok') set.status = 503;
-      return report;
+    () => {
+      const answer = ctx.health.current();
+      if (answer instanceof Promise) return answer.then(reply);
+      return reply(answer);
     },
     {
       response: { 200: HealthSchema, 503: HealthSchema },
