@@ -6,6 +6,7 @@ import { healthRoutes } from './platform/http/health.ts';
 import { metricsRoutes } from './platform/http/metrics.ts';
 import { instrument } from './platform/http/observe.ts';
 import { web } from './platform/http/web.ts';
+import { engagement } from './features/engagement/index.ts';
 
 /**
  * Composes the app. Each feature is one `.use(...)` line: removing it leaves a service that still builds and runs.
@@ -16,6 +17,7 @@ export function createApp(ctx: AppContext) {
     .use(docs())
     .use(healthRoutes(ctx))
     .use(metricsRoutes(ctx))
+    .use(engagement(ctx))
     .use(web());
 }
 

@@ -1,6 +1,7 @@
+import type { Static } from 'elysia';
 import type Redis from 'ioredis';
 import type { Clock } from '../../platform/clock.ts';
-import { EVENT_TYPES, type ContentType } from './model.ts';
+import { EVENT_TYPES, type ContentType, type RecentEvent } from './model.ts';
 import { liveKeys } from './keys.ts';
 import { windowBuckets } from './window.ts';
 
@@ -93,7 +94,7 @@ export async function contentStats(r: LiveReader, q: { contentId: string; window
 /** Newest first by event time (the list is in processing order, which can differ slightly across partitions). */
 export async function recentEvents(r: LiveReader, q: { contentId: string; count: number }) {
   const raw = await r.redis.lrange(liveKeys(r.prefix).recent(q.contentId), 0, q.count - 1);
-  const items = raw.map((s) => JSON.parse(s) as { event_ts: string; id: string });
+  const items = raw.map((s) => JSON.parse(s) as Static<typeof RecentEvent>);
   items.sort((a, b) => Date.parse(b.event_ts) - Date.parse(a.event_ts) || Number(b.id) - Number(a.id));
   return { items };
 }

@@ -1,0 +1,62 @@
+import { Elysia } from 'elysia';
+import type { AppContext } from '../../platform/context.ts';
+import { applyTelemetry, declareTelemetry, type TelemetryMessage } from '../../platform/workers/telemetry.ts';
+import { engagementMetrics } from './metrics.ts';
+import { pipelineOptions } from './options.ts';
+import { engagementNames } from './names.ts';
+import { engagementRoutes } from './routes.ts';
+import { consumerLag, pipelineProblem, slotStatus } from './status.ts';
+
+export const CDC_WORKER = 'engagement-cdc';
+export const PROCESSOR_WORKER = 'engagement-processor';
+
+/**
+ * The engagement pipeline: Postgres → CDC → Kafka → enrich/transform → Redis, and the monitoring API. The
+ * workers run when the three services are configured and ROLE is `all` or `processor`; the API reads Redis
+ * whenever REDIS_URL is set.
+ */
+export function engagement(ctx: AppContext) {
+  const { config } = ctx;
+  const runsPipeline = config.engagementEnabled && (config.ROLE === 'all' || config.ROLE === 'processor');
+  if (!runsPipeline) {
+    ctx.health.register({
+      name: 'engagement',
+      disabledReason: config.engagementEnabled
+        ? `ROLE=${config.ROLE} does not run the pipeline (use all or processor)`
+        : 'set DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and REDIS_URL to enable',
+    });
+  } else startPipeline(ctx);
+  return new Elysia({ name: 'engagement' }).use(engagementRoutes(ctx));
+}
+
+function startPipeline(ctx: AppContext) {
+  const options = pipelineOptions(ctx.config);
+  const names = engagementNames(ctx.config);
+  declareTelemetry(ctx.metrics, engagementMetrics);
+  const onEvent = (m: TelemetryMessage) => applyTelemetry(ctx.metrics, engagementMetrics, m);
+  ctx.workers.spawn<typeof options, never, TelemetryMessage>({ name: CDC_WORKER, url: new URL('./cdc.worker.ts', import.meta.url), options, onEvent });
+  ctx.workers.spawn<typeof options, never, TelemetryMessage>({ name: PROCESSOR_WORKER, url: new URL('./processor.worker.ts', import.meta.url), options, onEvent });
+
+  const slotLag = ctx.metrics.gauge({ name: 'sillage_engagement_cdc_slot_lag_bytes', help: '' });
+  const partitionLag = ctx.metrics.gauge({ name: 'sillage_engagement_consumer_lag', help: '', labelNames: ['partition'] });
+  ctx.health.register({
+    name: 'engagement',
+    check: async () => {
+      const workers = { [CDC_WORKER]: ctx.workers.get(CDC_WORKER)?.status(), [PROCESSOR_WORKER]: ctx.workers.get(PROCESSOR_WORKER)?.status() };
+      const problem = pipelineProblem(workers);
+      if (problem) throw new Error(problem);
+      const [slot, consumer] = await Promise.all([
+        ctx.stores.postgres ? slotStatus(ctx.stores.postgres.sql, names.slot) : null,
+        ctx.stores.kafka ? ctx.stores.kafka.admin().then((a) => consumerLag(a, names.group, names.eventsTopic)) : null,
+      ]);
+      if (slot) slotLag.set(slot.lag_bytes);
+      for (const [p, n] of Object.entries(consumer?.lag ?? {})) partitionLag.set({ partition: p }, n);
+      return {
+        slot,
+        consumer,
+        last_commit_at: (workers[PROCESSOR_WORKER]?.lastCommitAt as string | undefined) ?? null,
+        cdc: workers[CDC_WORKER]?.cdc ?? null,
+      };
+    },
+  });
+}
