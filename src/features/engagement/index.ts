@@ -29,13 +29,19 @@ export function engagement(ctx: AppContext) {
   return new Elysia({ name: 'engagement' }).use(engagementRoutes(ctx));
 }
 
-function startPipeline(ctx: AppContext) {
+/** Starts one of the two pipeline workers under the app's supervisor (also used to restart one in tests). */
+export function spawnPipelineWorker(ctx: AppContext, name: typeof CDC_WORKER | typeof PROCESSOR_WORKER) {
   const options = pipelineOptions(ctx.config);
+  const url = new URL(name === CDC_WORKER ? './cdc.worker.ts' : './processor.worker.ts', import.meta.url);
+  const onEvent = (m: TelemetryMessage) => applyTelemetry(ctx.metrics, engagementMetrics, m);
+  return ctx.workers.spawn<typeof options, never, TelemetryMessage>({ name, url, options, onEvent });
+}
+
+function startPipeline(ctx: AppContext) {
   const names = engagementNames(ctx.config);
   declareTelemetry(ctx.metrics, engagementMetrics);
-  const onEvent = (m: TelemetryMessage) => applyTelemetry(ctx.metrics, engagementMetrics, m);
-  ctx.workers.spawn<typeof options, never, TelemetryMessage>({ name: CDC_WORKER, url: new URL('./cdc.worker.ts', import.meta.url), options, onEvent });
-  ctx.workers.spawn<typeof options, never, TelemetryMessage>({ name: PROCESSOR_WORKER, url: new URL('./processor.worker.ts', import.meta.url), options, onEvent });
+  spawnPipelineWorker(ctx, CDC_WORKER);
+  spawnPipelineWorker(ctx, PROCESSOR_WORKER);
 
   const slotLag = ctx.metrics.gauge({ name: 'sillage_engagement_cdc_slot_lag_bytes', help: '' });
   const partitionLag = ctx.metrics.gauge({ name: 'sillage_engagement_consumer_lag', help: '', labelNames: ['partition'] });

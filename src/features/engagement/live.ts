@@ -50,9 +50,19 @@ async function readContents(r: LiveReader, ids: string[], buckets: number[]) {
 export async function topContent(r: LiveReader, q: { limit: number; windowMinutes: number; contentType?: ContentType }) {
   const k = liveKeys(r.prefix);
   const buckets = windowBuckets(r.clock.now(), q.windowMinutes);
-  const flat = (await r.redis.call('ZUNION', buckets.length, ...buckets.map((b) => k.top(b, q.contentType)), 'WITHSCORES')) as string[];
+  const reply = (await r.redis.call('ZUNION', buckets.length, ...buckets.map((b) => k.top(b, q.contentType)), 'WITHSCORES')) as (string | [string, string])[];
   const ranked: { id: string; events: number }[] = [];
-  for (let i = 0; i < flat.length; i += 2) ranked.push({ id: flat[i]!, events: Number(flat[i + 1]) });
+  // RESP3 answers [member, score] pairs, RESP2 a flat member, score, member… list.
+  for (let i = 0; i < reply.length; ) {
+    const item = reply[i]!;
+    if (Array.isArray(item)) {
+      ranked.push({ id: item[0], events: Number(item[1]) });
+      i++;
+    } else {
+      ranked.push({ id: item, events: Number(reply[i + 1]) });
+      i += 2;
+    }
+  }
   // Ties are broken by id so the order is stable between refreshes.
   ranked.sort((a, b) => b.events - a.events || (a.id < b.id ? -1 : 1));
   const top = ranked.slice(0, q.limit);

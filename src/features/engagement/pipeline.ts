@@ -2,12 +2,13 @@ import { join } from 'node:path';
 import { systemClock, type Clock } from '../../platform/clock.ts';
 import { ROOT } from '../../platform/context.ts';
 import type { Logger } from '../../platform/log.ts';
+import type { Sql } from '../../platform/stores/postgres.ts';
 import { openKafka } from '../../platform/stores/kafka.ts';
 import { openPostgres } from '../../platform/stores/postgres.ts';
 import { openRedis } from '../../platform/stores/redis.ts';
 import { kafkaDeadLetters } from '../../platform/stream/dlq.ts';
 import { FanOut } from '../../platform/stream/fanout.ts';
-import { idempotentProducer, KafkaSource } from '../../platform/stream/kafka.ts';
+import { idempotentProducer, KafkaSource, waitForTopics } from '../../platform/stream/kafka.ts';
 import type { TelemetryBuffer } from '../../platform/workers/telemetry.ts';
 import { ContentCatalogue, contentLookup, followContent } from './catalogue.ts';
 import { runCdcRelay, prepareReplication, type CdcStatus } from './cdc.ts';
@@ -33,6 +34,8 @@ export async function runCdc(o: PipelineOptions, deps: RunDeps, signal: AbortSig
     await pg.migrate();
     await ensurePipelineTopics(await kafka.admin(), o.names, o.partitions);
     const created = await prepareReplication(pg.sql, o.names);
+    await waitForSlot(pg.sql, o.names.slot, { log, clock, signal, setState: deps.setState });
+    if (signal.aborted) return;
     log.info('replication ready', { slot: o.names.slot, publication: o.names.publication, created });
     const publisher = await openPublisher(kafka.kafka, { transactionalId: o.exactlyOnce ? `sillage-cdc-${o.names.slot}` : undefined });
     try {
@@ -61,6 +64,25 @@ export async function runCdc(o: PipelineOptions, deps: RunDeps, signal: AbortSig
   }
 }
 
+/**
+ * A slot streams to one reader at a time. When another instance holds it, this one stands by and takes over
+ * when the slot is released (the other instance stopped or died), instead of crashing in a loop.
+ */
+async function waitForSlot(sql: Sql, slot: string, o: { log: Logger; clock: Clock; signal: AbortSignal; setState(s: Record<string, unknown>): void }) {
+  let announced = false;
+  while (!o.signal.aborted) {
+    const [row] = await sql<{ active_pid: number | null }[]>`SELECT active_pid FROM pg_replication_slots WHERE slot_name = ${slot}`;
+    if (!row?.active_pid) break;
+    if (!announced) {
+      o.log.info('the replication slot is streamed by another process; standing by', { slot, pid: row.active_pid });
+      o.setState({ standby: true });
+      announced = true;
+    }
+    await o.clock.sleep(2000, o.signal).catch(() => {});
+  }
+  if (announced) o.setState({ standby: false });
+}
+
 export async function runStreamProcessor(o: PipelineOptions, deps: RunDeps & { onBatch?: (r: BatchReport) => void }, signal: AbortSignal) {
   const clock = deps.clock ?? systemClock;
   const log = deps.log.child({ component: 'engagement-processor' });
@@ -72,7 +94,10 @@ export async function runStreamProcessor(o: PipelineOptions, deps: RunDeps & { o
   const stopFollow = () => follow.abort();
   signal.addEventListener('abort', stopFollow, { once: true });
   try {
-    await ensurePipelineTopics(await kafka.admin(), o.names, o.partitions);
+    // The CDC relay creates the topics; wait for it a little so two processes do not race to create them.
+    const admin = await kafka.admin();
+    await waitForTopics(admin, [o.names.eventsTopic, o.names.contentTopic, o.names.dlqTopic], { timeoutMs: 10_000, signal });
+    await ensurePipelineTopics(admin, o.names, o.partitions);
     await producer.connect();
     const catalogue = new ContentCatalogue({ lookup: contentLookup(pg.sql), log });
     const feed = await followContent({ kafka: kafka.kafka, topic: o.names.contentTopic, groupId: `${o.names.group}.content.${crypto.randomUUID()}`, catalogue, log, signal: follow.signal });

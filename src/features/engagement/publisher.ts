@@ -1,5 +1,4 @@
 import type { Kafka, TopicMessages } from 'kafkajs';
-import { Partitioners } from 'kafkajs';
 import { idempotentProducer } from '../../platform/stream/kafka.ts';
 
 /** How the CDC relay hands records to Kafka; resolves once Kafka has acknowledged all of them. */
@@ -19,12 +18,7 @@ export async function openPublisher(kafka: Kafka, options: { transactionalId?: s
       close: () => producer.disconnect(),
     };
   }
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    transactionalId: options.transactionalId,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
+  const producer = idempotentProducer(kafka, { transactionalId: options.transactionalId });
   await producer.connect();
   return {
     async publish(batch) {

@@ -14,7 +14,8 @@ export async function slotStatus(sql: Sql, slot: string): Promise<PipelineStatus
   const [row] = await sql<{ active: boolean; lag_bytes: string | null; confirmed_lsn: string | null }[]>`
     SELECT active, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS lag_bytes, confirmed_flush_lsn::text AS confirmed_lsn
     FROM pg_replication_slots WHERE slot_name = ${slot}`;
-  return row ? { name: slot, active: row.active, lag_bytes: Number(row.lag_bytes ?? 0), confirmed_lsn: row.confirmed_lsn } : null;
+  // Confirmed positions point one byte past the last change, so a caught-up slot is 1 byte "ahead": shown as 0.
+  return row ? { name: slot, active: row.active, lag_bytes: Math.max(0, Number(row.lag_bytes ?? 0)), confirmed_lsn: row.confirmed_lsn } : null;
 }
 
 /** Per partition: end offset − committed offset of the group (the whole partition when nothing is committed yet). */

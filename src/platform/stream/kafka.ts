@@ -27,10 +27,29 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<st
 
 /**
  * An idempotent producer (acks=all, broker-side dedupe of retried sends) with the Java client's partitioner, so
- * the same key lands on the same partition whichever client produced it.
+ * the same key lands on the same partition whichever client produced it. It retries without limit (capped
+ * backoff): giving up would break its sequence numbers, and the caller has not acknowledged anything upstream
+ * yet, so waiting for the broker is the safe choice.
  */
 export function idempotentProducer(kafka: Kafka, extra: Partial<ProducerConfig> = {}): Producer {
-  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, ...extra });
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5000 },
+    ...extra,
+  });
+}
+
+/** Waits until every topic exists (another process is creating them), up to `timeoutMs`; false on timeout. */
+export async function waitForTopics(admin: Admin, topics: string[], options: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+    const existing = new Set(await admin.listTopics());
+    if (topics.every((t) => existing.has(t))) return true;
+    if (Date.now() + delay > deadline || options.signal?.aborted) return false;
+    await Bun.sleep(delay);
+  }
 }
 
 export type KafkaSourceOptions = {
@@ -70,6 +89,13 @@ export class KafkaSource implements Source {
       // kafkajs restarts itself after retriable crashes; anything else ends this run so the supervisor restarts us.
       if (!e.payload.restart) crashed?.(e.payload.error);
     });
+    // A fetch holding only transaction markers never reaches eachBatch; commit past it (everything before it
+    // in the partition was committed by the handler of the previous batch).
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.batchSize !== 0 || signal.aborted) return;
+      const offset = (BigInt(payload.lastOffset) + 1n).toString();
+      consumer.commitOffsets([{ topic: payload.topic, partition: payload.partition, offset }]).catch(() => {});
+    });
     await consumer.connect();
     try {
       await consumer.subscribe({ topic, fromBeginning: this.options.fromBeginning ?? true });
@@ -91,7 +117,9 @@ export class KafkaSource implements Source {
               headers: headersToStrings(m.headers),
               timestampMs: Number(m.timestamp),
             }));
-            const last = slice.at(-1)!.offset;
+            // The last slice also covers what follows its last record in the fetch (transaction markers), so
+            // a committed group shows no lag for offsets that hold no data.
+            const last = i + batchSize >= batch.messages.length ? batch.lastOffset() : slice.at(-1)!.offset;
             await handle({
               lane: `${topic}/${partition}`,
               records,

@@ -61,10 +61,10 @@ export function applyTelemetry(metrics: Metrics, defs: readonly MetricDef[], msg
     if (!d) throw new Error(`Worker sent metric ${name}, which is not declared`);
     return d;
   };
-  for (const [name, labels, value] of msg.counters) metrics.counter({ ...def(name), labelNames: def(name).labelNames }).inc(labels, value);
-  for (const [name, labels, value] of msg.gauges) metrics.gauge({ ...def(name), labelNames: def(name).labelNames }).set(labels, value);
+  for (const [name, labels, value] of msg.counters) metrics.counter({ ...def(name), labelNames: def(name).labelNames ?? [] }).inc(labels, value);
+  for (const [name, labels, value] of msg.gauges) metrics.gauge({ ...def(name), labelNames: def(name).labelNames ?? [] }).set(labels, value);
   for (const [name, labels, values] of msg.histograms) {
-    const h = metrics.histogram({ ...def(name), labelNames: def(name).labelNames });
+    const h = metrics.histogram({ ...def(name), labelNames: def(name).labelNames ?? [] });
     for (const v of values) h.observe(labels, v);
   }
 }
@@ -72,7 +72,7 @@ export function applyTelemetry(metrics: Metrics, defs: readonly MetricDef[], msg
 /** Registers every declared metric up front, so /metrics lists them (at zero) before the first event. */
 export function declareTelemetry(metrics: Metrics, defs: readonly MetricDef[]) {
   for (const d of defs) {
-    const cfg = { name: d.name, help: d.help, labelNames: d.labelNames };
+    const cfg = { name: d.name, help: d.help, labelNames: d.labelNames ?? [] };
     if (d.kind === 'counter') metrics.counter(cfg);
     else if (d.kind === 'gauge') metrics.gauge(cfg);
     else metrics.histogram({ ...cfg, buckets: d.buckets });
