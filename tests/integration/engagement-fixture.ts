@@ -82,3 +82,83 @@ export async function insertEvents(sql: postgres.Sql, rows: EventRow[]) {
   const now = new Date();
   await sql`INSERT INTO engagement_events ${sql(rows.map((r) => ({ device: 'web', ...r, event_ts: r.event_ts ?? now, raw_payload: null })))}`;
 }
+
+export type TopicMessage = { key: string | null; value: Buffer | null; headers: Record<string, string>; partition: number; offset: string };
+
+/**
+ * Reads a topic from the beginning until `count` messages arrived, or (count undefined) until the end offsets
+ * the topic had when the read started (transaction markers take offsets too, so offsets are not a count).
+ */
+export async function readTopic(topic: string, count?: number, timeoutMs = 30_000): Promise<TopicMessage[]> {
+  const client = kafkaAdminClient();
+  const admin = client.admin();
+  await admin.connect();
+  const ends = new Map<number, bigint>();
+  for (const p of await admin.fetchTopicOffsets(topic)) if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high));
+  const groupId = `${topic}.reader.${crypto.randomUUID()}`;
+  const consumer = client.consumer({ groupId, maxWaitTimeInMs: 200 });
+  const got: TopicMessage[] = [];
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const check = () => (count !== undefined ? got.length >= count : ends.size === 0) && done();
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    const end = ends.get(payload.partition);
+    if (end !== undefined && BigInt(payload.lastOffset) + 1n >= end) ends.delete(payload.partition);
+    check();
+  });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message, partition }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+        got.push({ key: message.key?.toString() ?? null, value: message.value, headers, partition, offset: message.offset });
+        check();
+      },
+    });
+    check();
+    let timer: Timer | undefined;
+    await Promise.race([finished, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`Read ${got.length} of ${count ?? 'all'} messages from ${topic} within ${timeoutMs} ms`)), timeoutMs)))]);
+    clearTimeout(timer);
+    return got;
+  } finally {
+    await consumer.disconnect();
+    await admin.deleteGroups([groupId]).catch(() => {});
+    await admin.disconnect();
+  }
+}
+
+export async function produceRaw(topic: string, messages: { key?: string | null; value: string | Buffer | null; headers?: Record<string, string> }[]) {
+  const producer = kafkaAdminClient().producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  try {
+    await producer.send({ topic, acks: -1, messages });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Offsets (not records: transaction markers take one each) between the group's commits and the ends of the topic. */
+export async function groupLag(group: string, topic: string) {
+  const admin = kafkaAdminClient().admin();
+  await admin.connect();
+  try {
+    const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId: group, topics: [topic] })]);
+    const at = new Map((committed?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+    return ends.reduce((n, p) => n + Number(BigInt(p.high) - ((at.get(p.partition) ?? -1n) < 0n ? BigInt(p.low) : at.get(p.partition)!)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function committedOffsets(group: string, topic: string): Promise<Record<number, string>> {
+  const admin = kafkaAdminClient().admin();
+  await admin.connect();
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    return Object.fromEntries((committed?.partitions ?? []).map((p) => [p.partition, p.offset]));
+  } finally {
+    await admin.disconnect();
+  }
+}

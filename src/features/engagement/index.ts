@@ -52,8 +52,8 @@ function startPipeline(ctx: AppContext) {
       const problem = pipelineProblem(workers);
       if (problem) throw new Error(problem);
       const [slot, consumer] = await Promise.all([
-        ctx.stores.postgres ? slotStatus(ctx.stores.postgres.sql, names.slot) : null,
-        ctx.stores.kafka ? ctx.stores.kafka.admin().then((a) => consumerLag(a, names.group, names.eventsTopic)) : null,
+        ctx.stores.postgres ? within(1500, 'Postgres', slotStatus(ctx.stores.postgres.sql, names.slot)) : null,
+        ctx.stores.kafka ? within(1500, 'Kafka', ctx.stores.kafka.admin().then((a) => consumerLag(a, names.group, names.eventsTopic))) : null,
       ]);
       if (slot) slotLag.set(slot.lag_bytes);
       for (const [p, n] of Object.entries(consumer?.lag ?? {})) partitionLag.set({ partition: p }, n);
@@ -65,4 +65,14 @@ function startPipeline(ctx: AppContext) {
       };
     },
   });
+}
+
+/** A status probe that names the dependency that did not answer, instead of the generic health timeout. */
+async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: Timer | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not answer the pipeline status probe within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -113,7 +113,13 @@ export async function runStreamProcessor(o: PipelineOptions, deps: RunDeps & { o
     });
     // The live view is the point of this pipeline: while Redis is down the batch waits (uncommitted) for it
     // rather than dead-lettering everything.
-    const fanOut = new FanOut<EngagementEvent>({ sinks: [{ sink, policy: { retries: Infinity, baseDelayMs: 200, maxDelayMs: 5000 } }], clock, log });
+    const fanOut = new FanOut<EngagementEvent>({
+      sinks: [{ sink, policy: { retries: Infinity, baseDelayMs: 200, maxDelayMs: 5000 } }],
+      clock,
+      log,
+      onRetry: (r) =>
+        deps.setState({ retrying: 'recovered' in r ? null : { sink: r.sink, attempt: r.attempt, envelopes: r.envelopes, error: r.error.message, at: new Date(clock.now()).toISOString() } }),
+    });
     const source = new KafkaSource({ kafka: kafka.kafka, topic: o.names.eventsTopic, groupId: o.names.group, batchSize: o.batchSize, maxWaitMs: o.intervalMs, log });
     let batches = 0;
     let events = 0;

@@ -37,7 +37,16 @@ const defaultPolicy: SinkPolicy = { retries: 5, baseDelayMs: 200, maxDelayMs: 10
 export class FanOut<T> {
   private readonly entries: { sink: Sink<T>; policy: SinkPolicy }[];
 
-  constructor(private options: { sinks: { sink: Sink<T>; policy?: Partial<SinkPolicy> }[]; clock: Clock; log: Logger; random?: () => number }) {
+  constructor(
+    private options: {
+      sinks: { sink: Sink<T>; policy?: Partial<SinkPolicy> }[];
+      clock: Clock;
+      log: Logger;
+      random?: () => number;
+      /** Told before each retry wait (for status pages), and with `recovered` once a retried sink settled. */
+      onRetry?: (info: { sink: string; attempt: number; envelopes: number; delayMs: number; error: AppError } | { sink: string; recovered: true }) => void;
+    },
+  ) {
     if (!options.sinks.length) throw new Error('FanOut needs at least one sink');
     const names = options.sinks.map((s) => s.sink.name);
     if (new Set(names).size !== names.length) throw new Error(`Sink names must be unique (got ${names.join(', ')})`);
@@ -121,8 +130,10 @@ export class FanOut<T> {
       }
       const delayMs = Math.max(policy.baseDelayMs / 2, backoffDelay(retriesSoFar, policy.baseDelayMs, policy.maxDelayMs, this.options.random));
       log.warn('sink failed; retrying', { sink: sink.name, envelopes: pending.length, attempt: outcome.attempts, delayMs, error: transient[0]!.error.message });
+      this.options.onRetry?.({ sink: sink.name, attempt: outcome.attempts, envelopes: pending.length, delayMs, error: transient[0]!.error });
       await clock.sleep(delayMs, signal);
     }
+    if (outcome.attempts > 1) this.options.onRetry?.({ sink: sink.name, recovered: true });
     outcome.ms = clock.now() - started;
     return { outcome, deadLetters };
   }
