@@ -78,7 +78,7 @@ export async function dropReplication(sql: Sql, names: Pick<EngagementNames, 'sl
 
 const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : String(v));
 
-type Txn = { records: TopicMessages[]; count: number; commitTs: string; lsn: string };
+type Txn = { records: TopicMessages[]; count: number; bytes: number; commitTs: string; lsn: string };
 
 /** One decoded change → the Kafka record it becomes (or nothing, for changes the pipeline does not use). */
 export function changeToRecord(change: Pgoutput.Message, txn: Pick<Txn, 'commitTs' | 'lsn'>, names: EngagementNames): { topic: string; message: Message } | undefined {
@@ -131,6 +131,11 @@ export type CdcRelayOptions = {
   heartbeatMs: number;
   /** Records per Kafka send at most. */
   maxBatchRecords?: number;
+  /**
+   * Bytes per Kafka send at most. Skewed keys can put a whole send on one partition, and the broker refuses a
+   * partition batch over its max.message.bytes (1 MB by default).
+   */
+  maxBatchBytes?: number;
   /** Records waiting for Kafka before reading from Postgres pauses. */
   highWaterRecords?: number;
   onProduced?: (info: { records: number; ms: number; byTopic: Record<string, number> }) => void;
@@ -145,7 +150,8 @@ export type CdcRelayOptions = {
  */
 export async function runCdcRelay(options: CdcRelayOptions, signal: AbortSignal): Promise<void> {
   const { names, publisher, log, clock } = options;
-  const maxBatch = options.maxBatchRecords ?? 5000;
+  const maxBatch = options.maxBatchRecords ?? 2000;
+  const maxBytes = options.maxBatchBytes ?? 512 * 1024;
   const highWater = options.highWaterRecords ?? 20_000;
   const tracker = new LsnTracker();
   const service = new LogicalReplicationService(
@@ -185,11 +191,11 @@ export async function runCdcRelay(options: CdcRelayOptions, signal: AbortSignal)
   service.on('data', (_lsn: string, change: Pgoutput.Message) => {
     if (change.tag === 'begin') {
       tracker.begin();
-      current = { records: [], count: 0, commitTs: new Date(Number(change.commitTime) / 1000).toISOString(), lsn: change.commitLsn ?? '' };
+      current = { records: [], count: 0, bytes: 0, commitTs: new Date(Number(change.commitTime) / 1000).toISOString(), lsn: change.commitLsn ?? '' };
       return;
     }
     if (change.tag === 'commit') {
-      const txn = current ?? { records: [], count: 0, commitTs: '', lsn: '' };
+      const txn = current ?? { records: [], count: 0, bytes: 0, commitTs: '', lsn: '' };
       current = undefined;
       tracker.committed(parseLsn(change.commitEndLsn!));
       queue.push(txn);
@@ -213,6 +219,7 @@ export async function runCdcRelay(options: CdcRelayOptions, signal: AbortSignal)
     if (last?.topic === record.topic) last.messages.push(record.message);
     else current.records.push({ topic: record.topic, messages: [record.message] });
     current.count++;
+    current.bytes += String(record.message.value ?? '').length + 200;
   });
   service.on('heartbeat', (lsn: string, _ts: number, shouldRespond: boolean) => {
     const at = parseLsn(lsn);
@@ -229,15 +236,20 @@ export async function runCdcRelay(options: CdcRelayOptions, signal: AbortSignal)
         wake = undefined;
         continue;
       }
+      // Whole transactions per send (a position is confirmed per transaction); a single large one is split below.
       let take = 0;
       let records = 0;
-      while (take < queue.length && (take === 0 || records + queue[take]!.count <= maxBatch)) records += queue[take++]!.count;
+      let bytes = 0;
+      while (take < queue.length && (take === 0 || (records + queue[take]!.count <= maxBatch && bytes + queue[take]!.bytes <= maxBytes))) {
+        records += queue[take]!.count;
+        bytes += queue[take++]!.bytes;
+      }
       const txns = queue.slice(0, take);
       const byTopic = new Map<string, Message[]>();
       for (const t of txns) for (const r of t.records) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), ...r.messages]);
       tracker.sending(take);
       const started = clock.now();
-      if (records) await publisher.publish([...byTopic].map(([topic, messages]) => ({ topic, messages })));
+      for (const part of splitSend(byTopic, maxBatch, maxBytes)) await publisher.publish(part);
       queue.splice(0, take);
       queuedRecords -= records;
       tracker.sent();
@@ -277,4 +289,32 @@ export async function runCdcRelay(options: CdcRelayOptions, signal: AbortSignal)
     await service.stop().catch(() => {});
     options.onStatus?.(status());
   }
+}
+
+/** Cuts one flush into sends within the record and byte limits, keeping each topic's order. */
+export function splitSend(byTopic: Map<string, Message[]>, maxRecords: number, maxBytes: number): TopicMessages[][] {
+  const sends: TopicMessages[][] = [];
+  let current: TopicMessages[] = [];
+  let records = 0;
+  let bytes = 0;
+  for (const [topic, messages] of byTopic) {
+    let slice: Message[] = [];
+    for (const m of messages) {
+      const size = String(m.value ?? '').length + 200;
+      if (records > 0 && (records + 1 > maxRecords || bytes + size > maxBytes)) {
+        if (slice.length) current.push({ topic, messages: slice });
+        sends.push(current);
+        current = [];
+        slice = [];
+        records = 0;
+        bytes = 0;
+      }
+      slice.push(m);
+      records++;
+      bytes += size;
+    }
+    if (slice.length) current.push({ topic, messages: slice });
+  }
+  if (current.length) sends.push(current);
+  return sends;
 }
