@@ -1,37 +1,13 @@
 import Redis from 'ioredis';
 import { systemClock } from '../../src/platform/clock.ts';
-import type { Envelope } from '../../src/platform/stream/types.ts';
 import { liveKeys } from '../../src/features/engagement/keys.ts';
-import type { EngagementEvent } from '../../src/features/engagement/model.ts';
 import { RedisEngagementSink } from '../../src/features/engagement/redis-sink.ts';
+import { engagementEnvelope, SAMPLE_CONTENT } from '../helpers/engagement.ts';
 import { services, skipReason, uniqueName } from '../helpers/index.ts';
 import { sinkContract } from './sink-contract.ts';
 
-const CONTENT = ['00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000003'];
+const CONTENT = SAMPLE_CONTENT;
 const POISONED = '00000000-0000-4000-8000-0000000000ff';
-
-export function engagementEnvelope(n: number, overrides: Partial<EngagementEvent> = {}): Envelope<EngagementEvent> {
-  const value: EngagementEvent = {
-    id: String(n),
-    content_id: CONTENT[n % CONTENT.length]!,
-    user_id: `10000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
-    event_type: 'play',
-    event_ts: new Date().toISOString(),
-    duration_ms: 1500,
-    device: 'ios',
-    raw_payload: null,
-    slug: `content-${n % CONTENT.length}`,
-    title: 'A title',
-    content_type: 'podcast',
-    length_seconds: 300,
-    engagement_seconds: 1.5,
-    engagement_pct: 0.5,
-    engagement_pct_capped: false,
-    committed_at: null,
-    ...overrides,
-  };
-  return { id: `engagement_events:${value.id}`, value, record: { topic: 't', partition: 0, offset: String(n), key: null, value: null, headers: {}, timestampMs: 0 } };
-}
 
 sinkContract(
   'Redis live aggregates',
