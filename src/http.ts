@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia';
+import { etl } from './features/etl/index.ts';
 import type { AppContext } from './platform/context.ts';
 import { docs } from './platform/http/docs.ts';
 import { errorHandler } from './platform/http/errors.ts';
@@ -16,7 +17,8 @@ export function createApp(ctx: AppContext) {
     .use(docs())
     .use(healthRoutes(ctx))
     .use(metricsRoutes(ctx))
-    .use(web());
+    .use(web())
+    .use(etl(ctx));
 }
 
 export type App = ReturnType<typeof createApp>;
