@@ -33,7 +33,7 @@ export type ExtractContext = {
   random?: () => number;
 };
 
-const FIX = 'Check ETL_SOURCE_URL: it must be the http(s) URL of a JSON array of posts (like https://jsonplaceholder.typicode.com/posts).';
+const FIX = 'Set ETL_SOURCE_URL to the http(s) URL of a JSON array of posts (like https://jsonplaceholder.typicode.com/posts).';
 
 /** Parses an RFC 8288 Link header into rel → URL (first one wins). */
 export function parseLinkHeader(header: string | null): Record<string, string> {
@@ -103,7 +103,7 @@ async function fetchOnce(url: string, source: SourceOptions, signal?: AbortSigna
       throw upstream('etl_source_timeout', `The ETL source did not answer ${url} within ETL_TIMEOUT_MS=${source.timeoutMs} ms. Check that it is up, or raise ETL_TIMEOUT_MS for a slow source.`, { retryable: true, cause: error });
     if (error instanceof AppError) throw error;
     const code = (error as { code?: string })?.code;
-    throw upstream('etl_source_unreachable', `The ETL source at ${url} could not be reached (${code ?? errorMessage(error)}). Check that it is running and reachable from here. ${FIX}`, { retryable: true, cause: error });
+    throw upstream('etl_source_unreachable', `The ETL source at ${url} could not be reached (${code ?? errorMessage(error)}). Start it or check the network, or set ETL_SOURCE_URL to a source that is reachable from here.`, { retryable: true, cause: error });
   };
 
   let res: Response;
@@ -115,8 +115,8 @@ async function fetchOnce(url: string, source: SourceOptions, signal?: AbortSigna
   if (!res.ok) {
     await res.body?.cancel().catch(() => {});
     const retryable = res.status >= 500 || res.status === 429 || res.status === 408;
-    const what = `The ETL source answered ${res.status} ${res.statusText} for ${url}.`;
-    throw upstream('etl_source_http_error', retryable ? `${what} It may recover; the request was retried.` : `${what} Retrying cannot help. ${FIX}`, {
+    const what = `The ETL source answered ${res.status} ${res.statusText} for ${url}`;
+    throw upstream('etl_source_http_error', retryable ? `${what}; the source may recover, try again later.` : `${what}; retrying cannot help. ${FIX}`, {
       retryable,
       retryAfterMs: retryable ? parseRetryAfter(res.headers.get('retry-after'), Date.now()) : undefined,
     });
@@ -194,7 +194,7 @@ export async function* extractPages(source: SourceOptions, ctx: ExtractContext):
       const current: string = url;
       url = nextPageUrl({ url: current, page, records, headers, source, log: ctx.log });
       if (url && visited.has(url))
-        throw upstream('etl_source_pagination', `The ETL source's pages loop back to ${url} (from page ${page}); stopping instead of reading for ever. ${FIX}`, { retryable: false });
+        throw upstream('etl_source_pagination', `The ETL source's pages loop back to ${url} (from page ${page}); stopping instead of reading for ever. Set ETL_PAGE_SIZE=0 to read it in one request.`, { retryable: false });
       if (url) {
         pending = fetchPage(url, source, pageCtx);
         // Observed here so that an early stop by the caller never leaves an unhandled rejection behind.
@@ -216,7 +216,7 @@ function nextPageUrl(o: { url: string; page: number; records: unknown[]; headers
   if (next) {
     const resolved = new URL(next, o.url);
     if (resolved.origin !== new URL(o.url).origin)
-      throw upstream('etl_source_pagination', `The ETL source's next page ${resolved} is on another host than ${o.url}; only same-origin pages are followed. ${FIX}`, { retryable: false });
+      throw upstream('etl_source_pagination', `The ETL source's next page ${resolved} is on another host than ${o.url}; only same-origin pages are followed. Set ETL_PAGE_SIZE=0 to read it in one request.`, { retryable: false });
     return resolved.toString();
   }
   const total = Number(o.headers.get('x-total-count') ?? NaN);

@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import { t, type Static } from 'elysia';
 
 /**
@@ -8,18 +9,20 @@ import { t, type Static } from 'elysia';
 export const MAX_TITLE_LENGTH = 1_000;
 export const MAX_BODY_LENGTH = 50_000;
 
-// Descriptions read as the end of "<field> must be …": they are the rejection reasons too.
+// The source record is checked with plain TypeBox: Elysia's `t.Integer` also accepts any integer-like string (it
+// is built for query parameters), which would let "0" through. Descriptions read as the end of "<field> must be …":
+// they are the rejection reasons too.
 const sourceId = () =>
-  t.Union([t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), t.String({ pattern: '^\\s*[1-9][0-9]{0,14}\\s*$' })], {
+  Type.Union([Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), Type.String({ pattern: '^\\s*[1-9][0-9]{0,14}\\s*$' })], {
     description: 'a positive integer, or a string of digits',
   });
 
 /** One record as the source (JSONPlaceholder `/posts`) sends it. Extra fields are allowed and ignored. */
-export const SourcePost = t.Object({
+export const SourcePost = Type.Object({
   userId: sourceId(),
   id: sourceId(),
-  title: t.String({ maxLength: MAX_TITLE_LENGTH, description: `a string of at most ${MAX_TITLE_LENGTH} characters` }),
-  body: t.String({ maxLength: MAX_BODY_LENGTH, description: `a string of at most ${MAX_BODY_LENGTH} characters` }),
+  title: Type.String({ maxLength: MAX_TITLE_LENGTH, description: `a string of at most ${MAX_TITLE_LENGTH} characters` }),
+  body: Type.String({ maxLength: MAX_BODY_LENGTH, description: `a string of at most ${MAX_BODY_LENGTH} characters` }),
 });
 export type SourcePost = Static<typeof SourcePost>;
 
@@ -29,7 +32,7 @@ export const Post = t.Object(
     user_id: t.Integer({ minimum: 1 }),
     title: t.String({ description: 'trimmed, whitespace collapsed' }),
     body: t.String({ description: 'trimmed, whitespace collapsed' }),
-    loaded_at: t.String({ format: 'date-time', description: 'when the run that last wrote this post loaded it (ISO 8601 UTC)' }),
+    loaded_at: t.String({ format: 'date-time', description: 'start of the run that last wrote this post (ISO 8601 UTC)' }),
   },
   { description: 'A post as loaded into SQLite' },
 );
