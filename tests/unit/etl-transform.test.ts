@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test';
+import fc from 'fast-check';
 import { parseLinkHeader, pageUrl } from '../../src/features/etl/extract.ts';
 import { MAX_BODY_LENGTH, MAX_TITLE_LENGTH } from '../../src/features/etl/model.ts';
 import { collapseWhitespace, MAX_RAW_CHARS, transformRecords } from '../../src/features/etl/transform.ts';
@@ -19,6 +20,14 @@ describe('collapseWhitespace', () => {
     ['', ''],
   ])('turns %j into %j', (input, expected) => {
     expect(collapseWhitespace(input)).toBe(expected);
+  });
+
+  test('agrees with trim + replace(/\\s+/g, " ") on any mix of words and whitespace', () => {
+    const piece = fc.constantFrom('a', 'word', ' ', '  ', '\n', '\t', '\r\n', '\u00a0', '\u2003', '\u3000', '\ufeff', '\v', 'é', '😀');
+    fc.assert(fc.property(fc.array(piece, { maxLength: 30 }), (parts) => {
+      const s = parts.join('');
+      expect(collapseWhitespace(s)).toBe(s.trim().replace(/\s+/g, ' '));
+    }), { numRuns: 2000 });
   });
 });
 

@@ -23,6 +23,7 @@ export type EtlOptions = {
   random?: () => number;
 };
 
+const PROGRESS_EVERY_MS = 1000;
 const durationBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
 /**
@@ -114,6 +115,7 @@ export class EtlRunner {
     const rejected: Rejection[] = [];
     let extracted = 0;
     let rejectedSaved = false;
+    let lastProgressAt = t0;
     this.m.running.inc();
     log.info('run started', { source: source.url });
 
@@ -151,7 +153,11 @@ export class EtlRunner {
         extracted += page.records.length;
         for (const p of out.posts) posts.push(p);
         for (const r of out.rejected) rejected.push(r);
-        this.runs.progress(run.id, extracted, rejected.length);
+        // Each write is a durable commit (an fsync): once a second is enough for the live status and the lease.
+        if (clock.now() - lastProgressAt >= PROGRESS_EVERY_MS) {
+          this.runs.progress(run.id, extracted, rejected.length);
+          lastProgressAt = clock.now();
+        }
         onProgress?.({ runId: run.id, stage: 'extract', page: page.page, extracted, rejected: rejected.length, posts: posts.length });
       }
       signal.throwIfAborted();

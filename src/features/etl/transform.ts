@@ -24,15 +24,14 @@ export const MAX_RAW_CHARS = 10_000;
 const check = TypeCompiler.Compile(SourcePost);
 const fieldRules = Object.fromEntries(Object.entries(SourcePost.properties).map(([k, s]) => [k, (s as { description?: string }).description ?? 'valid']));
 
-// Two whitespace characters in a row, or whitespace other than a space or a newline: only then is a regex
-// replace needed. Most text (JSONPlaceholder's included) takes the cheaper path, which matters at 100k records.
-const needsRegex = /\s\s|[^\S \n]/;
+// Matches only whitespace that must change: a run that starts with anything but a space (JavaScript's \s spelled
+// out, which the regex engine scans faster), or a space followed by more whitespace. Single spaces do not match,
+// so ordinary text costs one scan and no replacement; that matters at 100k records.
+const needsChange = /[\t\n\v\f\r\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]\s*| \s+/g;
 
 /** Trims and turns every run of whitespace (spaces, tabs, newlines, Unicode spaces) into one space. */
 export function collapseWhitespace(s: string): string {
-  const t = s.trim();
-  if (needsRegex.test(t)) return t.replace(/\s+/g, ' ');
-  return t.includes('\n') ? t.replaceAll('\n', ' ') : t;
+  return s.trim().replace(needsChange, ' ');
 }
 
 const toId = (v: number | string) => (typeof v === 'number' ? v : Number(v.trim()));
