@@ -1,9 +1,3 @@
-import { setDefaultTimeout } from 'bun:test';
-
-// Integration suites talk to real brokers and browsers: a consumer group join alone can take seconds. Tests
-// wait for conditions with their own deadlines (waitFor), so this is only the outer bound.
-setDefaultTimeout(60_000);
-
 // Tests must never reach public hosts: fail fast if one tries (the fixture server is on 127.0.0.1).
 const realFetch = globalThis.fetch;
 const allowed = /^(127\.0\.0\.1|localhost|\[::1\])$/;

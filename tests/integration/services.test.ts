@@ -1,10 +1,12 @@
-import { describe, expect, test } from 'bun:test';
+import { describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { S3Client } from 'bun';
 import { Kafka, logLevel } from 'kafkajs';
 import postgres from 'postgres';
 import { services, skipReason, uniqueName, waitFor } from '../helpers/index.ts';
 
 // These prove the real services CI starts are usable the way the service uses them.
+// A consumer group join alone can take seconds; waitFor deadlines bound each wait, this bounds the test.
+setDefaultTimeout(60_000);
 
 describe.skipIf(!!skipReason('kafka'))('Kafka', () => {
   test('a message produced to a new topic is consumed back', async () => {
