@@ -12,6 +12,7 @@ import { openPostgres, type PostgresStore } from './stores/postgres.ts';
 import { openRedis, type RedisStore } from './stores/redis.ts';
 import { openSqlite, type SqliteStore } from './stores/sqlite.ts';
 import { WorkerSupervisor } from './workers/supervisor.ts';
+import { rateLimiter } from './http/ratelimit.ts';
 
 /** Repository root, so migrations and seed files resolve the same way from src/, tests/ and a container. */
 export const ROOT = resolve(import.meta.dir, '../..');
@@ -34,6 +35,8 @@ export type AppContext = {
   health: Health;
   stores: Stores;
   workers: WorkerSupervisor;
+  /** `beforeHandle` guards limiting requests per client: `search` for queries, `mutations` for writes. */
+  limits: { search: ReturnType<typeof rateLimiter>; mutations: ReturnType<typeof rateLimiter> };
   /** Things to run on shutdown after workers stopped, newest first (features add their own). */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -81,6 +84,10 @@ export async function createContext(config: Config, options: ContextOptions = {}
     health,
     stores,
     workers,
+    limits: {
+      search: rateLimiter({ perMinute: config.RATE_LIMIT_SEARCH_PER_MINUTE, clock }),
+      mutations: rateLimiter({ perMinute: config.RATE_LIMIT_MUTATIONS_PER_MINUTE, clock }),
+    },
     onClose: (fn) => void closers.push(fn),
     close: () =>
       (closing ??= (async () => {
