@@ -35,6 +35,8 @@ export type AppContext = {
   health: Health;
   stores: Stores;
   workers: WorkerSupervisor;
+  /** Whether this process runs a part: ROLE=all runs everything, otherwise only the named part (one image, several roles). */
+  runs(part: 'api' | 'processor' | 'ingest'): boolean;
   /** `beforeHandle` guards limiting requests per client: `search` for queries, `mutations` for writes. */
   limits: { search: ReturnType<typeof rateLimiter>; mutations: ReturnType<typeof rateLimiter> };
   /** Things to run on shutdown after workers stopped, newest first (features add their own). */
@@ -84,6 +86,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
     health,
     stores,
     workers,
+    runs: (part) => config.ROLE === 'all' || config.ROLE === part,
     limits: {
       search: rateLimiter({ perMinute: config.RATE_LIMIT_SEARCH_PER_MINUTE, clock }),
       mutations: rateLimiter({ perMinute: config.RATE_LIMIT_MUTATIONS_PER_MINUTE, clock }),
