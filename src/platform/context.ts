@@ -13,6 +13,7 @@ import { openRedis, type RedisStore } from './stores/redis.ts';
 import { openSqlite, type SqliteStore } from './stores/sqlite.ts';
 import { WorkerSupervisor } from './workers/supervisor.ts';
 import { rateLimiter } from './http/ratelimit.ts';
+import { createTracing, type Tracing } from './tracing.ts';
 
 /** Repository root, so migrations and seed files resolve the same way from src/, tests/ and a container. */
 export const ROOT = resolve(import.meta.dir, '../..');
@@ -32,6 +33,7 @@ export type AppContext = {
   log: Logger;
   clock: Clock;
   metrics: Metrics;
+  tracing: Tracing;
   health: Health;
   stores: Stores;
   workers: WorkerSupervisor;
@@ -76,13 +78,15 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const workers = new WorkerSupervisor({ log, clock });
   health.workers = () => workers.statuses();
 
-  const closers: (() => Promise<void> | void)[] = [];
+  const tracing = createTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: config.OTEL_SERVICE_NAME });
+  const closers: (() => Promise<void> | void)[] = [() => tracing.shutdown()];
   let closing: Promise<void> | undefined;
   return {
     config,
     log,
     clock,
     metrics: new Metrics(),
+    tracing,
     health,
     stores,
     workers,
