@@ -78,7 +78,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const workers = new WorkerSupervisor({ log, clock });
   health.workers = () => workers.statuses();
 
-  const tracing = createTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: config.OTEL_SERVICE_NAME });
+  const tracing = await createTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: config.OTEL_SERVICE_NAME });
   const closers: (() => Promise<void> | void)[] = [() => tracing.shutdown()];
   let closing: Promise<void> | undefined;
   return {
