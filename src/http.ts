@@ -1,3 +1,4 @@
+import { cors } from '@elysiajs/cors';
 import { Elysia } from 'elysia';
 import { etl } from './features/etl/index.ts';
 import type { AppContext } from './platform/context.ts';
@@ -12,7 +13,9 @@ import { web } from './platform/http/web.ts';
  * Composes the app. Each feature is one `.use(...)` line: removing it leaves a service that still builds and runs.
  */
 export function createApp(ctx: AppContext) {
+  const origins = ctx.config.CORS_ORIGINS;
   return new Elysia()
+    .use(origins ? cors({ origin: origins === '*' ? true : origins.split(','), allowedHeaders: ['content-type', 'authorization'] }) : new Elysia())
     .use(errorHandler(ctx))
     .use(docs())
     .use(healthRoutes(ctx))

@@ -88,6 +88,11 @@ export const specs = {
   BIGQUERY_PROJECT_ID: { schema: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/), rule: 'a GCP project id', example: 'my-project', doc: 'warehouse in BigQuery; unset = DuckDB under DATA_DIR' },
   BIGQUERY_DATASET_ID: { schema: z.string().regex(/^\w{1,1024}$/), rule: 'letters, digits and underscores', example: 'engagement', doc: 'BigQuery dataset' },
   API_KEY: { schema: z.string().min(16), rule: 'at least 16 characters', example: 'a-long-random-secret', doc: 'when set, mutating endpoints require `Authorization: Bearer <key>`', secret: true },
+  RATE_LIMIT_SEARCH_PER_MINUTE: { schema: int(1, 1_000_000), rule: 'an integer from 1 to 1000000', example: '600', default: '600', doc: 'search/stats requests per client per minute' },
+  RATE_LIMIT_MUTATIONS_PER_MINUTE: { schema: int(1, 1_000_000), rule: 'an integer from 1 to 1000000', example: '60', default: '60', doc: 'mutating requests per client per minute' },
+  MAX_BODY_BYTES: { schema: int(1024, 1024 * 1024 * 1024), rule: 'an integer number of bytes from 1024', example: '1048576', default: '1048576', doc: 'largest request body accepted (413 above)' },
+  OTEL_EXPORTER_OTLP_ENDPOINT: { schema: httpUrl, rule: 'an http(s) URL of an OTLP/HTTP collector', example: 'http://127.0.0.1:4318', doc: 'send OpenTelemetry traces (one per request and per pipeline batch); unset = tracing off, at no cost' },
+  OTEL_SERVICE_NAME: { schema: z.string().min(1), rule: 'a non-empty string', example: 'sillage', default: 'sillage', doc: 'service name on traces' },
   CORS_ORIGINS: { schema: z.string().regex(/^(\*|https?:\/\/[^,\s]+(,https?:\/\/[^,\s]+)*)$/), rule: '`*` or comma-separated origins', example: 'https://ops.example.com', doc: 'CORS allowed origins; unset = CORS off' },
 } satisfies Record<string, Spec<unknown>>;
 

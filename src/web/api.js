@@ -58,3 +58,20 @@ export function table(columns, rows, empty = 'Nothing yet.') {
       h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col' }, c.label)))),
       h('tbody', {}, rows.map((r) => h('tr', {}, columns.map((c) => h('td', {}, c.render ? c.render(r) : r[c.key] ?? '')))))));
 }
+
+let uplotLoading;
+/** Loads uPlot (served locally from the installed package) once; resolves with the uPlot constructor. */
+export function loadUPlot() {
+  uplotLoading ??= new Promise((resolve, reject) => {
+    const css = document.createElement('link');
+    css.rel = 'stylesheet';
+    css.href = '/assets/vendor/uplot.css';
+    document.head.append(css);
+    const script = document.createElement('script');
+    script.src = '/assets/vendor/uplot.js';
+    script.onload = () => resolve(window.uPlot);
+    script.onerror = () => reject(new Error('The chart library could not be loaded.'));
+    document.head.append(script);
+  });
+  return uplotLoading;
+}

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createHandler } from '../../src/http.ts';
 import { loadConfig } from '../../src/platform/config.ts';
 import { createContext, type AppContext } from '../../src/platform/context.ts';
 import { memoryLogger } from '../../src/platform/log.ts';
+import { startServer } from '../../src/server.ts';
 import { ROOT, services, skipReason, startFixtureServer, tempDir } from '../helpers/index.ts';
 
 /**
@@ -20,12 +20,12 @@ function expected404(text: string, url: string): boolean {
   return !!page && page !== 'etl' && !existsSync(join(ROOT, 'src/web/pages', `${page}.js`));
 }
 
-// The real server (Bun.serve on a free port) and a real Chromium: click "Run ETL" and see the posts arrive.
+// The real server (startServer on a free port) and a real Chromium: click "Run ETL" and see the posts arrive.
 describe.skipIf(!!skipReason('chromium'))('ETL page in Chromium', () => {
   const fx = startFixtureServer();
   const dir = tempDir('sillage-e2e-etl-');
   let ctx: AppContext;
-  let server: ReturnType<typeof Bun.serve>;
+  let server: ReturnType<typeof startServer>;
   let browser: Browser;
   let page: Page;
   const problems: string[] = [];
@@ -33,7 +33,7 @@ describe.skipIf(!!skipReason('chromium'))('ETL page in Chromium', () => {
   beforeAll(async () => {
     const config = loadConfig({ DATA_DIR: dir.path, HOST: '127.0.0.1', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', ETL_SOURCE_URL: `${fx.url}/jsonplaceholder/posts.json` });
     ctx = await createContext(config, { log: memoryLogger('warn') });
-    server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: createHandler(ctx) });
+    server = startServer(ctx, { port: 0, hostname: '127.0.0.1' });
     browser = await chromium.launch({
       executablePath: services.chromium,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

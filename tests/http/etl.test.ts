@@ -200,7 +200,8 @@ describe('ETL when the source misbehaves', () => {
   const serve = (posts: unknown) => fx.override(PATH, () => json(posts));
 
   beforeAll(async () => {
-    t = await testApp({ ETL_SOURCE_URL: url, ETL_TIMEOUT_MS: '300', ETL_RETRIES: '2', ETL_RETRY_BASE_DELAY_MS: '5', ETL_MAX_RESPONSE_BYTES: '100000' });
+    // Many runs in a row from one client: lift the mutation rate limit, which has its own test.
+    t = await testApp({ ETL_SOURCE_URL: url, ETL_TIMEOUT_MS: '300', ETL_RETRIES: '2', ETL_RETRY_BASE_DELAY_MS: '5', ETL_MAX_RESPONSE_BYTES: '100000', RATE_LIMIT_MUTATIONS_PER_MINUTE: '100000' });
     const first = await postRun(t);
     expect(first.body.status).toBe('succeeded');
   });
@@ -498,6 +499,24 @@ describe('ETL pagination', () => {
     const { body } = await t.json('/etl/preview?n=5');
     expect(body.items.map((p: { id: number }) => p.id)).toEqual([1, 2, 3, 4, 5]);
     expect(body.total).toBe(5);
+  });
+});
+
+describe('ETL rate limits', () => {
+  test('POST /etl/run counts against the mutation limit and answers 429 with Retry-After beyond it', async () => {
+    const fx = startFixtureServer();
+    const t = await testApp({ ETL_SOURCE_URL: fx.url + PATH, RATE_LIMIT_MUTATIONS_PER_MINUTE: '1' });
+    try {
+      expect((await postRun(t)).status).toBe(200);
+      const res = await t.request('/etl/run', { method: 'POST' });
+      expect(res.status).toBe(429);
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect((await res.json()).error.code).toBe('rate_limited');
+      expect((await t.json('/etl/runs')).body.total).toBe(1);
+    } finally {
+      await t.close();
+      fx.stop();
+    }
   });
 });
 

@@ -26,7 +26,7 @@ export function etl(ctx: AppContext) {
   runner.runs.reapAbandoned();
 
   const everyMinutes = config.ETL_SCHEDULE_MINUTES;
-  const scheduled = everyMinutes !== undefined && (config.ROLE === 'all' || config.ROLE === 'ingest');
+  const scheduled = everyMinutes !== undefined && ctx.runs('ingest');
   ctx.health.register({
     name: 'etl',
     check: async () => {

@@ -9,6 +9,7 @@ import type { EtlRunner } from './runner.ts';
 
 export function etlRoutes(ctx: AppContext, runner: EtlRunner) {
   const db = ctx.stores.sqlite.db;
+  const search = ctx.limits.search;
   return new Elysia({ name: 'feature.etl' })
     .post(
       '/etl/run',
@@ -19,9 +20,9 @@ export function etlRoutes(ctx: AppContext, runner: EtlRunner) {
         return run;
       },
       {
-        beforeHandle: requireApiKey(ctx),
+        beforeHandle: [requireApiKey(ctx), ctx.limits.mutations],
         query: RunQuery,
-        response: { 200: Run, 202: Run, ...errors(400, 401, 403, 409) },
+        response: { 200: Run, 202: Run, ...errors(400, 401, 403, 409, 429) },
         detail: {
           summary: 'Run the ETL',
           description:
@@ -32,13 +33,15 @@ export function etlRoutes(ctx: AppContext, runner: EtlRunner) {
       },
     )
     .get('/etl/preview', ({ query }) => runner.preview(query.n), {
+      beforeHandle: search,
       query: PreviewQuery,
-      response: { 200: Preview, ...errors(400, 502, 503) },
+      response: { 200: Preview, ...errors(400, 429, 502, 503) },
       detail: { summary: 'Preview the ETL', description: 'Extracts and transforms the first `n` valid records without loading them; `rejected` lists the invalid records met on the way. 502/503 when the source fails.', tags: ['etl'] },
     })
     .get('/etl/runs', ({ query }) => runner.runs.list(query.limit, query.offset), {
+      beforeHandle: search,
       query: RunsQuery,
-      response: { 200: RunList, ...errors(400) },
+      response: { 200: RunList, ...errors(400, 429) },
       detail: { summary: 'List ETL runs', description: 'Newest first.', tags: ['etl'] },
     })
     .get(
@@ -49,15 +52,17 @@ export function etlRoutes(ctx: AppContext, runner: EtlRunner) {
         return run;
       },
       {
+        beforeHandle: search,
         params: IdParams,
         query: RunDetailQuery,
-        response: { 200: RunDetail, ...errors(400, 404) },
+        response: { 200: RunDetail, ...errors(400, 404, 429) },
         detail: { summary: 'One ETL run', description: 'The run record with its source URL and the records it rejected (why, and the raw JSON).', tags: ['etl'] },
       },
     )
     .get('/posts', ({ query }) => listPosts(db, { limit: query.limit, offset: query.offset, userId: query.user_id === '' ? undefined : query.user_id, q: query.q }), {
+      beforeHandle: search,
       query: PostsQuery,
-      response: { 200: PostList, ...errors(400) },
+      response: { 200: PostList, ...errors(400, 429) },
       detail: { summary: 'List posts', description: 'Posts loaded by the ETL, by id, with optional user and text filters.', tags: ['etl'] },
     })
     .get(
@@ -68,13 +73,15 @@ export function etlRoutes(ctx: AppContext, runner: EtlRunner) {
         return post;
       },
       {
+        beforeHandle: search,
         params: IdParams,
-        response: { 200: Post, ...errors(400, 404) },
+        response: { 200: Post, ...errors(400, 404, 429) },
         detail: { summary: 'One post', tags: ['etl'] },
       },
     )
     .get('/stats', () => readStats(db, runner.runs), {
-      response: { 200: Stats },
+      beforeHandle: search,
+      response: { 200: Stats, ...errors(429) },
       detail: { summary: 'ETL statistics', description: 'Post count, distinct users, average title and body length, the last run and the number of runs by status.', tags: ['etl'] },
     });
 }
