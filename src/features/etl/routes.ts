@@ -20,7 +20,8 @@ export function etlRoutes(ctx: AppContext, runner: EtlRunner) {
         return run;
       },
       {
-        beforeHandle: [requireApiKey(ctx), ctx.limits.mutations],
+        // Limit first, so guessing the API key is rate-limited too.
+        beforeHandle: [ctx.limits.mutations, requireApiKey(ctx)],
         query: RunQuery,
         response: { 200: Run, 202: Run, ...errors(400, 401, 403, 409, 429) },
         detail: {
