@@ -1,9 +1,11 @@
 // The page's only data source is the public API. Errors arrive as { error: { code, message } } and are shown as is.
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details = {}) {
     super(message);
     this.status = status;
     this.code = code;
+    // Extra fields of the error body (e.g. run_id on a 409) for pages that act on them.
+    this.details = details;
   }
 }
 
@@ -26,7 +28,8 @@ export async function api(path, options = {}) {
   }
   if (!res.ok && !(res.status === 503 && path === '/health')) {
     const err = body && body.error ? body.error : { code: `http_${res.status}`, message: `${res.status} ${res.statusText}` };
-    throw new ApiError(res.status, err.code, err.message);
+    const { code, message, ...details } = err;
+    throw new ApiError(res.status, code, message, details);
   }
   return body;
 }
