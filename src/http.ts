@@ -1,4 +1,6 @@
+import { cors } from '@elysiajs/cors';
 import { Elysia } from 'elysia';
+import { etl } from './features/etl/index.ts';
 import type { AppContext } from './platform/context.ts';
 import { docs } from './platform/http/docs.ts';
 import { errorHandler } from './platform/http/errors.ts';
@@ -12,13 +14,16 @@ import { engagement } from './features/engagement/index.ts';
  * Composes the app. Each feature is one `.use(...)` line: removing it leaves a service that still builds and runs.
  */
 export function createApp(ctx: AppContext) {
+  const origins = ctx.config.CORS_ORIGINS;
   return new Elysia()
+    .use(origins ? cors({ origin: origins === '*' ? true : origins.split(','), allowedHeaders: ['content-type', 'authorization'] }) : new Elysia())
     .use(errorHandler(ctx))
     .use(docs())
     .use(healthRoutes(ctx))
     .use(metricsRoutes(ctx))
-    .use(engagement(ctx))
-    .use(web());
+    .use(web())
+    .use(etl(ctx))
+    .use(engagement(ctx));
 }
 
 export type App = ReturnType<typeof createApp>;

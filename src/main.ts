@@ -1,6 +1,6 @@
-import { createHandler } from './http.ts';
 import { ConfigError, loadConfig } from './platform/config.ts';
 import { createContext } from './platform/context.ts';
+import { startServer } from './server.ts';
 
 let config;
 try {
@@ -15,7 +15,7 @@ try {
 
 const ctx = await createContext(config);
 const log = ctx.log.child({ component: 'main' });
-const server = Bun.serve({ port: config.PORT, hostname: config.HOST, fetch: createHandler(ctx), maxRequestBodySize: 1024 * 1024 * 8 });
+const server = startServer(ctx);
 log.info('listening', { url: `http://${config.HOST === '0.0.0.0' ? 'localhost' : config.HOST}:${server.port}`, role: config.ROLE, dataDir: config.dataDir });
 
 let stopping = false;

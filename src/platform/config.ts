@@ -61,6 +61,11 @@ export const specs = {
   ROLE: { schema: z.enum(['all', 'api', 'processor', 'ingest']), rule: 'one of all, api, processor, ingest', example: 'all', default: 'all', doc: 'which parts this process runs (one image, several roles)' },
   ETL_SOURCE_URL: { schema: httpUrl, rule: 'an http(s) URL', example: 'https://jsonplaceholder.typicode.com/posts', default: 'https://jsonplaceholder.typicode.com/posts', doc: 'ETL source' },
   ETL_SCHEDULE_MINUTES: { schema: int(1, 10080), rule: 'an integer number of minutes from 1 to 10080', example: '60', doc: 'run the ETL inside the server every N minutes; unset = only on demand' },
+  ETL_PAGE_SIZE: { schema: int(0, 100000), rule: 'an integer from 0 to 100000', example: '1000', default: '1000', doc: 'records asked for per page with `_page`/`_limit` (`Link` and `X-Total-Count` are followed); 0 = one request for everything' },
+  ETL_TIMEOUT_MS: { schema: int(100, 600000), rule: 'an integer number of milliseconds from 100 to 600000', example: '10000', default: '10000', doc: 'longest wait for one request to the ETL source, body included' },
+  ETL_MAX_RESPONSE_BYTES: { schema: int(1024, 2147483647), rule: 'an integer number of bytes from 1024 to 2147483647', example: '16777216', default: '16777216', doc: 'largest response (one page) accepted from the ETL source' },
+  ETL_RETRIES: { schema: int(0, 10), rule: 'an integer from 0 to 10', example: '3', default: '3', doc: 'retries of a source request after a network error, timeout, 5xx, 408 or 429' },
+  ETL_RETRY_BASE_DELAY_MS: { schema: int(1, 60000), rule: 'an integer number of milliseconds from 1 to 60000', example: '500', default: '500', doc: 'first backoff before a retry (doubles each time, full jitter, at most 30 s; a `Retry-After` wins)' },
   GDELT_BASE_URL: { schema: httpUrl, rule: 'an http(s) URL without a trailing file name', example: 'http://data.gdeltproject.org/gdeltv2', default: 'http://data.gdeltproject.org/gdeltv2', doc: 'where `lastupdate.txt` and `masterfilelist.txt` live; batch files are fetched from here too' },
   GDELT_POLL_MINUTES: { schema: int(1, 1440), rule: 'an integer number of minutes from 1 to 1440', example: '15', doc: 'poll `lastupdate.txt` and ingest new batches; unset = only on demand' },
   LAKE_URL: { schema: lakeUrl, rule: 'file://<path> or s3://<bucket>[/prefix]', example: 's3://my-bucket/gdelt', doc: 'where the Parquet lake lives (default `file://$DATA_DIR/lake`)' },
@@ -88,6 +93,11 @@ export const specs = {
   BIGQUERY_PROJECT_ID: { schema: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/), rule: 'a GCP project id', example: 'my-project', doc: 'warehouse in BigQuery; unset = DuckDB under DATA_DIR' },
   BIGQUERY_DATASET_ID: { schema: z.string().regex(/^\w{1,1024}$/), rule: 'letters, digits and underscores', example: 'engagement', doc: 'BigQuery dataset' },
   API_KEY: { schema: z.string().min(16), rule: 'at least 16 characters', example: 'a-long-random-secret', doc: 'when set, mutating endpoints require `Authorization: Bearer <key>`', secret: true },
+  RATE_LIMIT_SEARCH_PER_MINUTE: { schema: int(1, 1_000_000), rule: 'an integer from 1 to 1000000', example: '600', default: '600', doc: 'search/stats requests per client per minute' },
+  RATE_LIMIT_MUTATIONS_PER_MINUTE: { schema: int(1, 1_000_000), rule: 'an integer from 1 to 1000000', example: '60', default: '60', doc: 'mutating requests per client per minute' },
+  MAX_BODY_BYTES: { schema: int(1024, 1024 * 1024 * 1024), rule: 'an integer number of bytes from 1024', example: '1048576', default: '1048576', doc: 'largest request body accepted (413 above)' },
+  OTEL_EXPORTER_OTLP_ENDPOINT: { schema: httpUrl, rule: 'an http(s) URL of an OTLP/HTTP collector', example: 'http://127.0.0.1:4318', doc: 'send OpenTelemetry traces (one per request and per pipeline batch); unset = tracing off, at no cost' },
+  OTEL_SERVICE_NAME: { schema: z.string().min(1), rule: 'a non-empty string', example: 'sillage', default: 'sillage', doc: 'service name on traces' },
   CORS_ORIGINS: { schema: z.string().regex(/^(\*|https?:\/\/[^,\s]+(,https?:\/\/[^,\s]+)*)$/), rule: '`*` or comma-separated origins', example: 'https://ops.example.com', doc: 'CORS allowed origins; unset = CORS off' },
 } satisfies Record<string, Spec<unknown>>;
 

@@ -12,6 +12,8 @@ import { openPostgres, type PostgresStore } from './stores/postgres.ts';
 import { openRedis, type RedisStore } from './stores/redis.ts';
 import { openSqlite, type SqliteStore } from './stores/sqlite.ts';
 import { WorkerSupervisor } from './workers/supervisor.ts';
+import { rateLimiter } from './http/ratelimit.ts';
+import { createTracing, type Tracing } from './tracing.ts';
 
 /** Repository root, so migrations and seed files resolve the same way from src/, tests/ and a container. */
 export const ROOT = resolve(import.meta.dir, '../..');
@@ -31,9 +33,14 @@ export type AppContext = {
   log: Logger;
   clock: Clock;
   metrics: Metrics;
+  tracing: Tracing;
   health: Health;
   stores: Stores;
   workers: WorkerSupervisor;
+  /** Whether this process runs a part: ROLE=all runs everything, otherwise only the named part (one image, several roles). */
+  runs(part: 'api' | 'processor' | 'ingest'): boolean;
+  /** `beforeHandle` guards limiting requests per client: `search` for queries, `mutations` for writes. */
+  limits: { search: ReturnType<typeof rateLimiter>; mutations: ReturnType<typeof rateLimiter> };
   /** Things to run on shutdown after workers stopped, newest first (features add their own). */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -71,16 +78,23 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const workers = new WorkerSupervisor({ log, clock });
   health.workers = () => workers.statuses();
 
-  const closers: (() => Promise<void> | void)[] = [];
+  const tracing = await createTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: config.OTEL_SERVICE_NAME });
+  const closers: (() => Promise<void> | void)[] = [() => tracing.shutdown()];
   let closing: Promise<void> | undefined;
   return {
     config,
     log,
     clock,
     metrics: new Metrics(),
+    tracing,
     health,
     stores,
     workers,
+    runs: (part) => config.ROLE === 'all' || config.ROLE === part,
+    limits: {
+      search: rateLimiter({ perMinute: config.RATE_LIMIT_SEARCH_PER_MINUTE, clock }),
+      mutations: rateLimiter({ perMinute: config.RATE_LIMIT_MUTATIONS_PER_MINUTE, clock }),
+    },
     onClose: (fn) => void closers.push(fn),
     close: () =>
       (closing ??= (async () => {

@@ -1,9 +1,11 @@
 // The page's only data source is the public API. Errors arrive as { error: { code, message } } and are shown as is.
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details = {}) {
     super(message);
     this.status = status;
     this.code = code;
+    // Extra fields of the error body (e.g. run_id on a 409) for pages that act on them.
+    this.details = details;
   }
 }
 
@@ -26,7 +28,8 @@ export async function api(path, options = {}) {
   }
   if (!res.ok && !(res.status === 503 && path === '/health')) {
     const err = body && body.error ? body.error : { code: `http_${res.status}`, message: `${res.status} ${res.statusText}` };
-    throw new ApiError(res.status, err.code, err.message);
+    const { code, message, ...details } = err;
+    throw new ApiError(res.status, code, message, details);
   }
   return body;
 }
@@ -57,4 +60,21 @@ export function table(columns, rows, empty = 'Nothing yet.') {
     h('table', {},
       h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col' }, c.label)))),
       h('tbody', {}, rows.map((r) => h('tr', {}, columns.map((c) => h('td', {}, c.render ? c.render(r) : r[c.key] ?? '')))))));
+}
+
+let uplotLoading;
+/** Loads uPlot (served locally from the installed package) once; resolves with the uPlot constructor. */
+export function loadUPlot() {
+  uplotLoading ??= new Promise((resolve, reject) => {
+    const css = document.createElement('link');
+    css.rel = 'stylesheet';
+    css.href = '/assets/vendor/uplot.css';
+    document.head.append(css);
+    const script = document.createElement('script');
+    script.src = '/assets/vendor/uplot.js';
+    script.onload = () => resolve(window.uPlot);
+    script.onerror = () => reject(new Error('The chart library could not be loaded.'));
+    document.head.append(script);
+  });
+  return uplotLoading;
 }

@@ -42,6 +42,11 @@ const printed = new Set<string>();
 export function skipReason(...needed: (keyof Services)[]): string | undefined {
   const missing = needed.filter((n) => !services[n]);
   if (!missing.length) return undefined;
+  // In CI every suite must run: a missing service is a failure there, not a reason to skip.
+  if (Bun.env.SILLAGE_CI) {
+    console.error(`CI requires ${missing.join(', ')}: ${missing.map((m) => how[m]).join('; ')}`);
+    return undefined;
+  }
   const reason = missing.map((m) => how[m]).join('; ');
   if (!printed.has(reason)) {
     printed.add(reason);

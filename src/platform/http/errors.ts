@@ -13,6 +13,10 @@ function describeValidation(error: ValidationError): string {
   const field = first?.path ? first.path.replace(/^\//, '').replaceAll('/', '.') : '';
   const where = error.type === 'body' ? 'request body' : `${error.type} parameter`;
   const got = first && first.value !== undefined ? ` (got ${JSON.stringify(first.value)?.slice(0, 80)})` : '';
+  // A schema's own `error` text names the parameter and its rule; Elysia's default message does not always
+  // (a coerced query number fails with path "" and type "property").
+  const custom = (error as { customError?: unknown }).customError;
+  if (typeof custom === 'string' && custom) return `${custom}${got}. See /swagger for the accepted values.`;
   const what = field ? `${where} "${field}"` : where;
   return `Invalid ${what}: ${first?.message ?? 'does not match the schema'}${got}. See /swagger for the accepted values.`;
 }

@@ -1,3 +1,4 @@
+import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import type { AppContext } from '../context.ts';
 import { requestIdOf } from './request.ts';
 
@@ -36,19 +37,33 @@ export function instrument(app: { fetch: Fetch; routes: { path: string }[] }, ct
   const http = ctx.metrics.http;
   const log = ctx.log.child({ component: 'http' });
   const debug = log.enabled('debug');
-  const finish = (request: Request, response: Response, t0: number) => {
+  const tracing = ctx.tracing;
+  const finish = (request: Request, response: Response, t0: number, span?: Span) => {
     const url = request.url;
     const start = url.indexOf('/', url.indexOf('//') + 2);
     const q = url.indexOf('?', start);
     const route = label(q < 0 ? url.slice(start) : url.slice(start, q));
     const seconds = (performance.now() - t0) / 1000;
     http.observe(request.method, route, response.status, seconds);
+    if (span) {
+      span.updateName(`${request.method} ${route}`);
+      span.setAttributes({ 'http.route': route, 'http.response.status_code': response.status });
+      if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    }
     if (debug) log.debug('request', { requestId: requestIdOf(request), method: request.method, route, status: response.status, ms: Math.round(seconds * 1000) });
     return response;
   };
+  if (!tracing.enabled)
+    return (request) => {
+      const t0 = performance.now();
+      const r = app.fetch(request);
+      return r instanceof Promise ? r.then((res) => finish(request, res, t0)) : finish(request, r, t0);
+    };
   return (request) => {
     const t0 = performance.now();
+    const span = tracing.start(`${request.method}`, { 'http.request.method': request.method, 'url.full': request.url });
     const r = app.fetch(request);
-    return r instanceof Promise ? r.then((res) => finish(request, res, t0)) : finish(request, r, t0);
+    return r instanceof Promise ? r.then((res) => finish(request, res, t0, span)) : finish(request, r, t0, span);
   };
 }

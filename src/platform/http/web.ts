@@ -33,14 +33,28 @@ function walk(dir: string): string[] {
  * Loads the page's files once at start into memory (gzip precomputed). Requests are looked up by exact name
  * in that table, so a URL never becomes a file path.
  */
+/** Third-party browser files served from installed packages (the machine may be offline: no CDN). */
+const vendor: Record<string, string> = {
+  '/vendor/uplot.js': 'node_modules/uplot/dist/uPlot.iife.min.js',
+  '/vendor/uplot.css': 'node_modules/uplot/dist/uPlot.min.css',
+};
+
+function asset(file: string): Asset | undefined {
+  const type = types[extname(file)];
+  if (!type) return undefined;
+  const body = new Uint8Array(readFileSync(file));
+  return { body, gzip: new Uint8Array(Bun.gzipSync(body)), type, etag: `"${Bun.hash(body).toString(36)}"` };
+}
+
 export function loadAssets(dir = join(ROOT, 'src/web')): Map<string, Asset> {
   const assets = new Map<string, Asset>();
   for (const file of walk(dir)) {
-    const type = types[extname(file)];
-    if (!type) continue;
-    const body = new Uint8Array(readFileSync(file));
-    const etag = `"${Bun.hash(body).toString(36)}"`;
-    assets.set('/' + relative(dir, file).replaceAll('\\', '/'), { body, gzip: new Uint8Array(Bun.gzipSync(body)), type, etag });
+    const a = asset(file);
+    if (a) assets.set('/' + relative(dir, file).replaceAll('\\', '/'), a);
+  }
+  for (const [name, file] of Object.entries(vendor)) {
+    const a = asset(join(ROOT, file));
+    if (a) assets.set(name, a);
   }
   return assets;
 }

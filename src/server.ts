@@ -1,0 +1,19 @@
+import type { Server } from 'bun';
+import { createApp, createHandler } from './http.ts';
+import type { AppContext } from './platform/context.ts';
+
+/** Starts the HTTP server for a context: the app behind the instrumented handler, with the body size limit. */
+export function startServer(ctx: AppContext, options: { port?: number; hostname?: string } = {}): Server<undefined> {
+  const app = createApp(ctx);
+  const server = Bun.serve({
+    port: options.port ?? ctx.config.PORT,
+    hostname: options.hostname ?? ctx.config.HOST,
+    fetch: createHandler(ctx, app),
+    maxRequestBodySize: ctx.config.MAX_BODY_BYTES,
+    // Long-lived SSE streams must not be cut by the idle timeout; handlers send keep-alive comments instead.
+    idleTimeout: 0,
+  });
+  // Routes reach the socket (client address for rate limits) through Elysia's `server`.
+  app.server = server as never;
+  return server;
+}
