@@ -117,11 +117,12 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('engagement pipeline
     const metrics = await waitFor(
       async () => {
         const text = await (await t.request('/metrics')).text();
-        return /sillage_engagement_sink_events_total\{sink="redis",outcome="applied"\} 10\b/.test(text) ? text : undefined;
+        const both = /sillage_engagement_sink_events_total\{sink="redis",outcome="applied"\} 10\b/.test(text) && /sillage_engagement_cdc_records_total\{topic="[^"]+\.events"\} 10\b/.test(text);
+        return both ? text : undefined;
       },
-      { timeoutMs: 10_000, what: 'the processor metrics to reach the app' },
+      { timeoutMs: 10_000, what: 'the CDC and processor metrics to reach the app' },
     );
-    expect(metrics).toMatch(/sillage_engagement_cdc_records_total\{topic="[^"]+\.events"\} 10\b/);
+    expect(metrics).toMatch(/sillage_engagement_cdc_records_total\{topic="[^"]+\.content"\} 3\b/);
     expect(metrics).toContain('sillage_engagement_end_to_end_seconds_bucket');
   }, 120_000);
 

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test';
+import { splitSend } from '../../src/features/engagement/cdc.ts';
 import { formatLsn, LsnTracker, parseLsn } from '../../src/features/engagement/lsn.ts';
 
 describe('WAL positions and what may be confirmed', () => {
@@ -51,5 +52,26 @@ describe('WAL positions and what may be confirmed', () => {
     t.sending(1);
     t.sent();
     expect(t.confirmable).toBe(900n);
+  });
+});
+
+describe('cutting a CDC flush into Kafka sends', () => {
+  const msg = (n: number, size = 10) => ({ key: String(n), value: 'x'.repeat(size) });
+
+  test('sends stay within the record and byte limits and keep each topic in order', () => {
+    const byTopic = new Map([
+      ['events', [1, 2, 3, 4, 5].map((n) => msg(n))],
+      ['content', [6, 7].map((n) => msg(n))],
+    ]);
+    const sends = splitSend(byTopic, 3, 10_000);
+    expect(sends.map((s) => s.map((t) => `${t.topic}:${t.messages.map((m) => m.key).join('')}`))).toEqual([['events:123'], ['events:45', 'content:6'], ['content:7']]);
+  });
+
+  test('a large flush is split by bytes so no send can exceed the broker batch limit', () => {
+    const big = new Map([['events', Array.from({ length: 10 }, (_, n) => msg(n, 100_000))]]);
+    const sends = splitSend(big, 1000, 512 * 1024);
+    expect(sends.length).toBe(3);
+    for (const s of sends) expect(s[0]!.messages.length).toBeLessThanOrEqual(5);
+    expect(sends.flatMap((s) => s[0]!.messages.map((m) => m.key))).toEqual(Array.from({ length: 10 }, (_, n) => String(n)));
   });
 });
