@@ -7,7 +7,7 @@ import { services, skipReason, testApp, waitFor, type TestApp } from '../helpers
 import { CONTENT, cleanupPipeline, insertContent, insertEvents, pipelineEnv, user } from './engagement-fixture.ts';
 
 describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('engagement pipeline from Postgres to Redis on the real services', () => {
-  const { env, names } = pipelineEnv();
+  const { env, names } = pipelineEnv({ CDC_HEARTBEAT_SECONDS: '1' });
   let t: TestApp;
   let sql: postgres.Sql;
   let redis: Redis;
@@ -125,6 +125,33 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('engagement pipeline
     expect(metrics).toMatch(/sillage_engagement_cdc_records_total\{topic="[^"]+\.content"\} 3\b/);
     expect(metrics).toContain('sillage_engagement_end_to_end_seconds_bucket');
   }, 120_000);
+
+  test('a content update flows through the compacted content topic into the enrichment of later events', async () => {
+    await sql`UPDATE content SET title = 'Video one, recut', length_seconds = 1200 WHERE id = ${CONTENT.video.id}`;
+    await waitFor(
+      async () => {
+        await insertEvents(sql, [{ content_id: CONTENT.video.id, user_id: user(9), event_type: 'pause', duration_ms: 600_000 }]);
+        const { body } = await t.json(`/content/${CONTENT.video.id}/recent-events?count=1`);
+        return body.items[0]?.engagement_pct === 50;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: 'an event enriched with the new length (600 s of 1,200 s = 50 %)' },
+    );
+    const { body } = await t.json('/top-content?content_type=video');
+    expect(body.items[0].title).toBe('Video one, recut');
+  }, 120_000);
+
+  test('an idle relay confirms the server position, so its slot does not hold back WAL written elsewhere', async () => {
+    // WAL that this publication never sees (a message for no one), then the slot must catch up with it anyway.
+    const [row] = await sql<{ lsn: string }[]>`SELECT pg_logical_emit_message(false, 'sillage-test', 'elsewhere')::text AS lsn`;
+    const lsn = row!.lsn;
+    await waitFor(
+      async () => {
+        const [row] = await sql`SELECT confirmed_flush_lsn >= ${lsn}::pg_lsn AS caught_up FROM pg_replication_slots WHERE slot_name = ${names.slot}`;
+        return row?.caught_up;
+      },
+      { timeoutMs: 20_000, what: 'the idle slot to confirm past WAL it was never sent' },
+    );
+  }, 60_000);
 
   test('restarting the CDC relay and the processor mid-stream loses nothing and counts nothing twice', async () => {
     const applied = liveKeys(env.REDIS_KEY_PREFIX!).applied;

@@ -168,4 +168,26 @@ describe('fan-out and commit', () => {
     const d = await fanOut.deliver([env('a')]);
     expect(d.deadLetters[0]?.error).toContain('did not report on ids a');
   });
+
+  test('a batch waiting on a slow sink keeps telling its source it is alive, and stops once committed', async () => {
+    let beats = 0;
+    let alive!: () => void;
+    const twoBeats = new Promise<void>((r) => (alive = r));
+    const sink = scriptedSink('slow');
+    const write = sink.write.bind(sink);
+    sink.write = async (b) => {
+      await twoBeats;
+      return write(b);
+    };
+    const fanOut = new FanOut({ sinks: [{ sink }], clock: fastClock().clock, log: memoryLogger() });
+    const { batch, state } = trackingBatch(['a']);
+    batch.keepAlive = async () => {
+      if (++beats === 2) alive();
+    };
+    await deliverThenCommit({ batch, envelopes: [env('a')], rejected: [], fanOut, deadLetters: collectingDlq().publisher, keepAliveMs: 5 });
+    expect(state.committed).toBe(true);
+    const after = beats;
+    await Bun.sleep(30);
+    expect(beats).toBe(after);
+  });
 });

@@ -11,9 +11,28 @@ local cap = tonumber(ARGV[3])
 local out = {}
 local applied = 0
 
+-- Events of a batch share most keys (same bucket, same few contents): each key's type is checked and its
+-- expiry set once per call, not once per event.
+local typed = {}
 local function clash(key, want)
+  if typed[key] then return false end
   local t = redis.call('TYPE', key)['ok']
-  return t ~= 'none' and t ~= want
+  if t ~= 'none' and t ~= want then return true end
+  typed[key] = true
+  return false
+end
+local expiring = {}
+local function expireAt(key, at)
+  if expiring[key] ~= at then
+    redis.call('EXPIREAT', key, at)
+    expiring[key] = at
+  end
+end
+local function expireIn(key, seconds)
+  if not expiring[key] then
+    redis.call('EXPIRE', key, seconds)
+    expiring[key] = true
+  end
 end
 
 for i = 4, #ARGV do
@@ -32,7 +51,7 @@ for i = 4, #ARGV do
     out[#out + 1] = 0
   else
     -- The id set outlives the bucket's aggregates: a redelivery after they expired is late and ignored anyway.
-    redis.call('EXPIREAT', seen, e.x + 60)
+    expireAt(seen, e.x + 60)
     redis.call('HINCRBY', agg, 'events', 1)
     redis.call('HINCRBY', agg, e.e, 1)
     if e.ms then
@@ -43,18 +62,20 @@ for i = 4, #ARGV do
       redis.call('HINCRBYFLOAT', agg, 'pct_sum', e.p)
       redis.call('HINCRBY', agg, 'pct_n', 1)
     end
-    redis.call('EXPIREAT', agg, e.x)
+    expireAt(agg, e.x)
     redis.call('PFADD', users, e.u)
-    redis.call('EXPIREAT', users, e.x)
+    expireAt(users, e.x)
     redis.call('ZINCRBY', top, 1, e.c)
-    redis.call('EXPIREAT', top, e.x)
+    expireAt(top, e.x)
     redis.call('ZINCRBY', topType, 1, e.c)
-    redis.call('EXPIREAT', topType, e.x)
+    expireAt(topType, e.x)
     redis.call('LPUSH', recent, e.r)
     redis.call('LTRIM', recent, 0, cap - 1)
-    redis.call('EXPIRE', recent, ttl)
-    redis.call('HSET', meta, 'slug', e.s, 'title', e.t, 'content_type', e.y, 'length_seconds', e.l or '')
-    redis.call('EXPIRE', meta, ttl)
+    expireIn(recent, ttl)
+    if not expiring[meta] then
+      redis.call('HSET', meta, 'slug', e.s, 'title', e.t, 'content_type', e.y, 'length_seconds', e.l or '')
+      expireIn(meta, ttl)
+    end
     applied = applied + 1
     out[#out + 1] = 1
   end

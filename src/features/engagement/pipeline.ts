@@ -113,14 +113,17 @@ export async function runStreamProcessor(o: PipelineOptions, deps: RunDeps & { o
     });
     // The live view is the point of this pipeline: while Redis is down the batch waits (uncommitted) for it
     // rather than dead-lettering everything.
+    // Every output of the batch goes in this list; the batch is committed when all of them have settled it.
+    const sinks = [{ sink, policy: { retries: Infinity, baseDelayMs: 200, maxDelayMs: 5000 } }];
     const fanOut = new FanOut<EngagementEvent>({
-      sinks: [{ sink, policy: { retries: Infinity, baseDelayMs: 200, maxDelayMs: 5000 } }],
+      sinks,
       clock,
       log,
       onRetry: (r) =>
         deps.setState({ retrying: 'recovered' in r ? null : { sink: r.sink, attempt: r.attempt, envelopes: r.envelopes, error: r.error.message, at: new Date(clock.now()).toISOString() } }),
     });
-    const source = new KafkaSource({ kafka: kafka.kafka, topic: o.names.eventsTopic, groupId: o.names.group, batchSize: o.batchSize, maxWaitMs: o.intervalMs, log });
+    // Partitions are the unit of parallelism: their batches overlap their waits on Redis and on offset commits.
+    const source = new KafkaSource({ kafka: kafka.kafka, topic: o.names.eventsTopic, groupId: o.names.group, batchSize: o.batchSize, maxWaitMs: o.intervalMs, log, concurrency: Math.min(o.partitions, 6) });
     let batches = 0;
     let events = 0;
     await runProcessor(

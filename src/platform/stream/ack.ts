@@ -17,10 +17,17 @@ export async function deliverThenCommit<T>(options: {
   fanOut: FanOut<T>;
   deadLetters: DeadLetterPublisher;
   signal?: AbortSignal;
+  keepAliveMs?: number;
 }): Promise<Settled> {
   const { batch, envelopes, rejected, fanOut, deadLetters, signal } = options;
-  const delivery: Delivery = envelopes.length ? await fanOut.deliver(envelopes, signal) : { perSink: {}, deadLetters: [], repeatedInBatch: 0 };
-  await deadLetters.publish([...rejected, ...delivery.deadLetters]);
-  await batch.commit();
-  return { ...delivery, rejected: rejected.length };
+  // A sink may retry for a long time (an essential one waits for its store); the source must not take that for a dead consumer.
+  const alive = batch.keepAlive && setInterval(() => void batch.keepAlive!().catch(() => {}), options.keepAliveMs ?? 1000);
+  try {
+    const delivery: Delivery = envelopes.length ? await fanOut.deliver(envelopes, signal) : { perSink: {}, deadLetters: [], repeatedInBatch: 0 };
+    await deadLetters.publish([...rejected, ...delivery.deadLetters]);
+    await batch.commit();
+    return { ...delivery, rejected: rejected.length };
+  } finally {
+    if (alive) clearInterval(alive);
+  }
 }

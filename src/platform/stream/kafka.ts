@@ -81,7 +81,9 @@ export class KafkaSource implements Source {
 
   async run(handle: (batch: SourceBatch) => Promise<void>, signal: AbortSignal): Promise<void> {
     const { kafka, topic, groupId, batchSize, maxWaitMs, log } = this.options;
-    const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: maxWaitMs, minBytes: 1, sessionTimeout: 30_000, heartbeatInterval: 3000 });
+    // A short session lets the group hand a dead instance's partitions to the others within ~10 s; a live instance
+    // busy with a slow batch keeps its session through SourceBatch.keepAlive().
+    const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: maxWaitMs, minBytes: 1, sessionTimeout: 10_000, heartbeatInterval: 1000 });
     this.options.onConsumer?.(consumer);
     let crashed: ((e: Error) => void) | undefined;
     const crash = new Promise<never>((_, reject) => (crashed = reject));
@@ -127,12 +129,16 @@ export class KafkaSource implements Source {
                 await consumer.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
                 resolveOffset(last);
               },
+              keepAlive: heartbeat,
             });
             await heartbeat();
           }
         },
       });
-      await Promise.race([crash, new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))]);
+      await Promise.race([
+        crash,
+        new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true }))),
+      ]);
     } finally {
       log.debug('kafka source stopping', { topic, groupId });
       await consumer.disconnect().catch(() => {});

@@ -7,6 +7,8 @@ export type SourceBatch = {
   records: SourceRecord[];
   /** Marks every record of the batch as processed (commits the Kafka offset, saves a checkpoint…). */
   commit(): Promise<void>;
+  /** Tells the source the batch is still being worked on (a Kafka group heartbeat), so a slow sink does not cost the lane. */
+  keepAlive?(): Promise<void>;
 };
 
 /**
