@@ -80,6 +80,23 @@ const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v === null ||
 
 type Txn = { records: TopicMessages[]; count: number; bytes: number; commitTs: string; lsn: string };
 
+/**
+ * An `engagement_events` row as the JSON every stage reads (the engagement topic's value). Backfill, which
+ * reads the table directly, builds the same value, so both paths decode, dedupe and aggregate alike.
+ */
+export function engagementEventValue(r: Record<string, any>) {
+  return {
+    id: String(r.id),
+    content_id: r.content_id ?? null,
+    user_id: r.user_id,
+    event_type: r.event_type,
+    event_ts: iso(r.event_ts),
+    duration_ms: r.duration_ms ?? null,
+    device: r.device ?? null,
+    raw_payload: r.raw_payload ?? null,
+  };
+}
+
 /** One decoded change → the Kafka record it becomes (or nothing, for changes the pipeline does not use). */
 export function changeToRecord(change: Pgoutput.Message, txn: Pick<Txn, 'commitTs' | 'lsn'>, names: EngagementNames): { topic: string; message: Message } | undefined {
   if (change.tag !== 'insert' && change.tag !== 'update' && change.tag !== 'delete') return undefined;
@@ -87,17 +104,7 @@ export function changeToRecord(change: Pgoutput.Message, txn: Pick<Txn, 'commitT
   if (change.relation.schema !== names.schema) return undefined;
   const source = `postgres:${names.schema}.${table}`;
   if (table === 'engagement_events' && change.tag === 'insert') {
-    const r = change.new;
-    const value = {
-      id: String(r.id),
-      content_id: r.content_id ?? null,
-      user_id: r.user_id,
-      event_type: r.event_type,
-      event_ts: iso(r.event_ts),
-      duration_ms: r.duration_ms ?? null,
-      device: r.device ?? null,
-      raw_payload: r.raw_payload ?? null,
-    };
+    const value = engagementEventValue(change.new);
     return {
       topic: names.eventsTopic,
       message: {
