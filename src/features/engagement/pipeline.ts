@@ -111,9 +111,9 @@ export async function runStreamProcessor(o: PipelineOptions, deps: RunDeps & { o
       clock,
       onLate: (n) => deps.telemetry.inc('sillage_engagement_late_events_total', {}, n),
     });
-    // The live view is the point of this pipeline: while Redis is down the batch waits (uncommitted) for it
-    // rather than dead-lettering everything.
-    // Every output of the batch goes in this list; the batch is committed when all of them have settled it.
+    // Every output goes in this list; a batch is committed when all of them have settled it. Redis retries
+    // without limit: the live view is the point of this pipeline, so while Redis is down the batch waits
+    // (uncommitted) for it rather than dead-lettering everything.
     const sinks = [{ sink, policy: { retries: Infinity, baseDelayMs: 200, maxDelayMs: 5000 } }];
     const fanOut = new FanOut<EngagementEvent>({
       sinks,
