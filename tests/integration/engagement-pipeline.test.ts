@@ -123,6 +123,8 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('engagement pipeline
       { timeoutMs: 10_000, what: 'the CDC and processor metrics to reach the app' },
     );
     expect(metrics).toMatch(/sillage_engagement_cdc_records_total\{topic="[^"]+\.content"\} 3\b/);
+    expect(metrics).toMatch(/sillage_engagement_cdc_slot_lag_bytes \d+/);
+    expect(metrics).toMatch(/sillage_engagement_consumer_lag\{partition="2"\} \d+/);
     expect(metrics).toContain('sillage_engagement_end_to_end_seconds_bucket');
   }, 120_000);
 

@@ -43,20 +43,33 @@ function startPipeline(ctx: AppContext) {
   spawnPipelineWorker(ctx, CDC_WORKER);
   spawnPipelineWorker(ctx, PROCESSOR_WORKER);
 
-  const slotLag = ctx.metrics.gauge({ name: 'sillage_engagement_cdc_slot_lag_bytes', help: '' });
-  const partitionLag = ctx.metrics.gauge({ name: 'sillage_engagement_consumer_lag', help: '', labelNames: ['partition'] });
+  const probeSlot = () => (ctx.stores.postgres ? within(1500, 'Postgres', slotStatus(ctx.stores.postgres.sql, names.slot)) : Promise.resolve(null));
+  const probeLag = () => (ctx.stores.kafka ? within(1500, 'Kafka', ctx.stores.kafka.admin().then((a) => consumerLag(a, names.group, names.eventsTopic))) : Promise.resolve(null));
+  // Measured when scraped, like the health check, rather than pushed by the workers (neither worker sees both ends).
+  ctx.metrics.gauge({
+    name: 'sillage_engagement_cdc_slot_lag_bytes',
+    help: 'WAL bytes the replication slot holds back (current WAL position − confirmed position)',
+    async collect() {
+      const slot = await probeSlot().catch(() => null);
+      if (slot) this.set(slot.lag_bytes);
+    },
+  });
+  ctx.metrics.gauge({
+    name: 'sillage_engagement_consumer_lag',
+    help: 'Offsets not yet committed by the processor group, per partition',
+    labelNames: ['partition'],
+    async collect() {
+      const consumer = await probeLag().catch(() => null);
+      for (const [p, n] of Object.entries(consumer?.lag ?? {})) this.set({ partition: p }, n);
+    },
+  });
   ctx.health.register({
     name: 'engagement',
     check: async () => {
       const workers = { [CDC_WORKER]: ctx.workers.get(CDC_WORKER)?.status(), [PROCESSOR_WORKER]: ctx.workers.get(PROCESSOR_WORKER)?.status() };
       const problem = pipelineProblem(workers);
       if (problem) throw new Error(problem);
-      const [slot, consumer] = await Promise.all([
-        ctx.stores.postgres ? within(1500, 'Postgres', slotStatus(ctx.stores.postgres.sql, names.slot)) : null,
-        ctx.stores.kafka ? within(1500, 'Kafka', ctx.stores.kafka.admin().then((a) => consumerLag(a, names.group, names.eventsTopic))) : null,
-      ]);
-      if (slot) slotLag.set(slot.lag_bytes);
-      for (const [p, n] of Object.entries(consumer?.lag ?? {})) partitionLag.set({ partition: p }, n);
+      const [slot, consumer] = await Promise.all([probeSlot(), probeLag()]);
       return {
         slot,
         consumer,

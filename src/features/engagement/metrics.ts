@@ -13,6 +13,4 @@ export const engagementMetrics = [
   { kind: 'histogram', name: 'sillage_engagement_batch_seconds', help: 'Processor batch time: decode, enrich, all sinks, dead letters, commit', buckets: seconds },
   { kind: 'histogram', name: 'sillage_engagement_sink_seconds', help: 'Time a sink took to settle a batch (retries included)', labelNames: ['sink'], buckets: seconds },
   { kind: 'histogram', name: 'sillage_engagement_end_to_end_seconds', help: 'Postgres commit (or event time when unknown) to acknowledgement by every sink', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60] },
-  { kind: 'gauge', name: 'sillage_engagement_cdc_slot_lag_bytes', help: 'WAL bytes the replication slot holds back (current WAL position − confirmed position)' },
-  { kind: 'gauge', name: 'sillage_engagement_consumer_lag', help: 'Records not yet committed by the processor group, per partition', labelNames: ['partition'] },
 ] as const satisfies readonly MetricDef[];
