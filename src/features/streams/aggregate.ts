@@ -16,6 +16,10 @@ import { advanceWatermark, idleWatermark, isClosed, isDue, windowStarts } from '
  *   filter; a record that matches is added to each of its windows that is not closed. If all are closed it is too
  *   late: counted and rejected `too_late`.
  * - the watermark follows every well-formed record (matching the filter or not), after the record is placed.
+ *   Once the runner declares the topic's partitions (trackPartitions), it follows the slowest *active* partition
+ *   instead, like Flink: a partition is active while it has unread records or delivered one within the idle
+ *   timeout. Partitions read at different speeds (a backlog, a restart) then never make each other's records
+ *   late, and a partition that went quiet stops holding the others back after the idle timeout.
  * - a window is emitted once when the watermark reaches its end, and again (revision + 1) each time a late record
  *   inside the allowed lateness changes it; its state is dropped when the watermark reaches end + lateness.
  * - session windows merge when a record bridges them; a merged-away result is retracted.
@@ -38,6 +42,7 @@ export type StepOutput = { emitted: WindowResult[]; retracted: WindowRef[]; reje
 export type Counters = { recordsIn: number; filtered: number; late: number; dlq: number; windowsEmitted: number };
 
 type Accumulator = QuantileSketch | DistinctCounter;
+type PartitionProgress = { partition: number; max: number; seenAtMs: number; lagging: boolean };
 type KeyState = { key: string; kv: Record<string, unknown>; fixed?: Map<number, Win>; sessions?: Win[] };
 type Win = {
   ks: KeyState;
@@ -280,6 +285,10 @@ export type EngineState = {
   /** -Infinity until the first record. */
   watermark: number;
   maxEventTime: number;
+  /** Per-partition progress once trackPartitions was called; the active ones and the smallest of their maxima. */
+  partitions?: Map<number, PartitionProgress>;
+  active: PartitionProgress[];
+  activeMin: number;
   /** Wall-clock time of the last batch that had records, for the idle watermark. */
   lastArrivalMs: number;
   keys: Map<string, KeyState>;
@@ -300,6 +309,8 @@ export function createState(job: CompiledJob, clock: Clock): EngineState {
     job,
     watermark: -Infinity,
     maxEventTime: -Infinity,
+    active: [],
+    activeMin: -Infinity,
     lastArrivalMs: clock.now(),
     keys: new Map(),
     open: 0,
@@ -312,6 +323,7 @@ export function createState(job: CompiledJob, clock: Clock): EngineState {
   };
 }
 
+const emptyOutput = (): StepOutput => ({ emitted: [], retracted: [], rejected: [] });
 const refId = (key: string, start: number) => `${start}\u0000${key}`;
 
 function newWin(state: EngineState, ks: KeyState, start: number, end: number): Win {
@@ -495,8 +507,6 @@ function settle(state: EngineState, out: StepOutput) {
   state.late.clear();
 }
 
-const emptyOutput = (): StepOutput => ({ emitted: [], retracted: [], rejected: [] });
-
 /** Folds a batch of records into the state; see the module comment for the rules. */
 export function aggregate(state: EngineState, records: readonly ParsedRecord[], clock: Clock): StepOutput {
   const out = emptyOutput();
@@ -519,14 +529,65 @@ export function aggregate(state: EngineState, records: readonly ParsedRecord[], 
       c.dlq++;
       out.rejected.push({ partition: r.p, offset: r.o, reason: 'too_late', detail: `event time ${new Date(r.t).toISOString()} is past the allowed lateness (watermark ${new Date(state.watermark).toISOString()})`, eventTimeMs: r.t });
     }
-    if (r.t > state.maxEventTime) {
-      state.maxEventTime = r.t;
-      state.watermark = advanceWatermark(state.watermark, r.t, delayMs);
-    }
+    if (r.t > state.maxEventTime) state.maxEventTime = r.t;
+    if (state.partitions) notePartition(state, r, now);
+    state.watermark = advanceWatermark(state.watermark, state.partitions && state.active.length ? state.activeMin : state.maxEventTime, delayMs);
   }
   if (records.length) state.lastArrivalMs = now;
   settle(state, out);
   return out;
+}
+
+const isActive = (p: PartitionProgress, now: number, idleMs: number) => p.lagging || now - p.seenAtMs < idleMs;
+
+function refreshActive(state: EngineState, now: number) {
+  const idleMs = state.job.times.idleTimeoutMs;
+  state.active = [...state.partitions!.values()].filter((p) => isActive(p, now, idleMs));
+  state.activeMin = state.active.reduce((m, p) => Math.min(m, p.max), Infinity);
+}
+
+function notePartition(state: EngineState, r: ParsedRecord, now: number) {
+  let p = state.partitions!.get(r.p);
+  if (!p) {
+    p = { partition: r.p, max: -Infinity, seenAtMs: now, lagging: false };
+    state.partitions!.set(r.p, p);
+  }
+  const wasActive = state.active.includes(p);
+  const previous = p.max;
+  p.seenAtMs = now;
+  if (r.t > p.max) p.max = r.t;
+  if (!wasActive) refreshActive(state, now);
+  else if (previous <= state.activeMin && p.max > previous) state.activeMin = state.active.reduce((m, q) => Math.min(m, q.max), Infinity);
+}
+
+function followPartitions(state: EngineState, clock: Clock): StepOutput {
+  refreshActive(state, clock.now());
+  state.watermark = advanceWatermark(state.watermark, state.active.length ? state.activeMin : state.maxEventTime, state.job.times.delayMs);
+  const out = emptyOutput();
+  settle(state, out);
+  return out;
+}
+
+/**
+ * Declares the topic's partitions. From then on the watermark follows the slowest active partition (see the
+ * module comment); a partition that has not delivered a record yet counts as active for one idle timeout.
+ */
+export function trackPartitions(state: EngineState, partitions: Iterable<number>, clock: Clock) {
+  state.partitions ??= new Map();
+  for (const partition of partitions)
+    if (!state.partitions.has(partition)) state.partitions.set(partition, { partition, max: -Infinity, seenAtMs: clock.now(), lagging: false });
+  refreshActive(state, clock.now());
+}
+
+/**
+ * Marks the partitions known to have unread records: they hold the watermark back however long they have been
+ * quiet. Moving past a partition that caught up can advance the watermark, so this may emit windows.
+ */
+export function setLaggingPartitions(state: EngineState, lagging: Iterable<number>, clock: Clock): StepOutput {
+  if (!state.partitions) return emptyOutput();
+  const set = new Set(lagging);
+  for (const p of state.partitions.values()) p.lagging = set.has(p.partition);
+  return followPartitions(state, clock);
 }
 
 /** Counts records rejected before the engine saw them (parse errors), so totals and checkpoints include them. */
@@ -537,7 +598,7 @@ export function countRejected(state: EngineState, n: number) {
 
 /** Moves the watermark of a quiet source on (see idle_timeout) and emits what became due. */
 export function tick(state: EngineState, clock: Clock): StepOutput {
-  const out = emptyOutput();
+  const out = state.partitions ? followPartitions(state, clock) : emptyOutput();
   const { delayMs, idleTimeoutMs } = state.job.times;
   const W = idleWatermark({ watermark: state.watermark, maxEventTimeMs: state.maxEventTime, delayMs, lastArrivalMs: state.lastArrivalMs, nowMs: clock.now(), idleTimeoutMs });
   if (W > state.watermark) {

@@ -86,7 +86,7 @@ export const JobSpecSchema = z
       watermark_delay: duration.default('0s'),
       allowed_lateness: duration.default('0s'),
       max_future: positiveDuration.default('10m'),
-      idle_timeout: positiveDuration.optional(),
+      idle_timeout: positiveDuration.default('30s'),
     }),
     filter: z.string().min(1).max(2000).optional(),
     key: z.array(z.string()).max(8).default([]),
@@ -199,7 +199,7 @@ export function validateSpec(input: unknown, where?: string): JobSpec {
 }
 
 /** Durations in milliseconds and the window definition, ready for the engine. */
-export type JobTimes = { delayMs: number; latenessMs: number; maxFutureMs: number; idleTimeoutMs?: number; window: WindowDef };
+export type JobTimes = { delayMs: number; latenessMs: number; maxFutureMs: number; idleTimeoutMs: number; window: WindowDef };
 
 export function jobTimes(spec: JobSpec): JobTimes {
   const ms = (v: string | number) => durationMs(v)!;
@@ -210,7 +210,7 @@ export function jobTimes(spec: JobSpec): JobTimes {
     delayMs: ms(spec.time.watermark_delay),
     latenessMs: ms(spec.time.allowed_lateness),
     maxFutureMs: ms(spec.time.max_future),
-    idleTimeoutMs: spec.time.idle_timeout === undefined ? undefined : ms(spec.time.idle_timeout),
+    idleTimeoutMs: ms(spec.time.idle_timeout),
     window,
   };
 }

@@ -45,9 +45,9 @@ export const isDue = (endMs: number, watermark: number) => endMs <= watermark;
 export const isClosed = (endMs: number, latenessMs: number, watermark: number) => endMs + latenessMs <= watermark;
 
 /**
- * The watermark of a quiet source. With `idleTimeoutMs` set, once no record has arrived for that long the
- * watermark moves on with the wall clock, as if records kept arriving with current event times; so the last
- * windows of a topic that stopped still close. Without it (or before the timeout) the watermark stays put.
+ * The watermark of a quiet source. Once no record has arrived for `idleTimeoutMs`, the watermark moves on with the
+ * wall clock, as if records kept arriving with current event times; so the last windows of a topic that stopped
+ * still close. Before the timeout (or with no timeout) the watermark stays put.
  */
 export function idleWatermark(options: {
   watermark: number;

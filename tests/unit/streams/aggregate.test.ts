@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { aggregate, compileJob, createState, openResults, restoreState, takeCheckpoint, tick, type EngineState, type StepOutput, type WindowRow } from '../../../src/features/streams/aggregate.ts';
+import { aggregate, compileJob, createState, openResults, restoreState, setLaggingPartitions, takeCheckpoint, tick, trackPartitions, type EngineState, type StepOutput, type WindowRow } from '../../../src/features/streams/aggregate.ts';
 import type { ParsedRecord } from '../../../src/features/streams/parse.ts';
 import { jobTimes, validateSpec, type JobSpecInput } from '../../../src/features/streams/spec.ts';
 import { windowStarts } from '../../../src/features/streams/windows.ts';
@@ -92,6 +92,28 @@ describe('aggregate: tumbling windows', () => {
     const out = e.feed(rec(T0 + MIN, 'b', -5));
     expect(e.state.counters.filtered).toBe(2);
     expect(out.emitted.map((r) => [r.key, r.values.n])).toEqual([['a', 1]]);
+  });
+
+  test('with partitions tracked, the watermark follows the slowest active one, so a partition read late is not late', () => {
+    const e = engine({ time: { field: 'ts', idle_timeout: '10s' } });
+    trackPartitions(e.state, [0, 1], e.clock);
+    e.feed(rec(T0 + 5 * MIN, 'a', 1, 'u', 0));
+    expect(e.state.watermark).toBe(-Infinity);
+    const out = e.feed(rec(T0 + 10 * S, 'b', 1, 'u', 1));
+    expect(out.rejected).toEqual([]);
+    expect(e.state.watermark).toBe(T0 + 10 * S);
+  });
+
+  test('a partition that has been quiet for the idle timeout stops holding the watermark back, unless it is known to lag', () => {
+    const e = engine({ time: { field: 'ts', idle_timeout: '10s' } });
+    trackPartitions(e.state, [0, 1], e.clock);
+    e.feed(rec(T0 + 10 * S, 'b', 1, 'u', 1), rec(T0 + 5 * MIN, 'a', 1, 'u', 0));
+    expect(e.state.watermark).toBe(T0 + 10 * S);
+    e.clock.advance(11 * S);
+    expect(setLaggingPartitions(e.state, [1], e.clock).emitted).toEqual([]);
+    expect(e.state.watermark).toBe(T0 + 10 * S);
+    expect(setLaggingPartitions(e.state, [], e.clock).emitted.map((r) => r.key)).toEqual(['b']);
+    expect(e.state.watermark).toBe(T0 + 5 * MIN);
   });
 
   test('an idle source closes its last window once the idle timeout has passed', () => {

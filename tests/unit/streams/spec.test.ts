@@ -36,7 +36,7 @@ describe('job spec validation', () => {
     const spec = validateSpec(good);
     expect(spec.sinks).toEqual(['postgres', 'redis']);
     expect(spec.source.start_from).toBe('earliest');
-    expect(jobTimes(spec)).toEqual({ delayMs: 2000, latenessMs: 60_000, maxFutureMs: 600_000, idleTimeoutMs: undefined, window: { type: 'tumbling', sizeMs: 60_000 } });
+    expect(jobTimes(spec)).toEqual({ delayMs: 2000, latenessMs: 60_000, maxFutureMs: 600_000, idleTimeoutMs: 30_000, window: { type: 'tumbling', sizeMs: 60_000 } });
   });
 
   test('an unknown aggregate is rejected at its path, listing the known ones', () => {
