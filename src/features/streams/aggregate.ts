@@ -18,7 +18,7 @@ import { advanceWatermark, idleWatermark, isClosed, isDue, windowStarts } from '
  * - the watermark follows every well-formed record (matching the filter or not), after the record is placed.
  *   Once the runner declares the topic's partitions (trackPartitions), it follows the slowest *active* partition
  *   instead, like Flink: a partition is active while it has unread records or delivered one within the idle
- *   timeout. Partitions read at different speeds (a backlog, a restart) then never make each other's records
+ *   timeout (a partition that never delivered only while it has unread records). Partitions read at different speeds (a backlog, a restart) then never make each other's records
  *   late, and a partition that went quiet stops holding the others back after the idle timeout.
  * - a window is emitted once when the watermark reaches its end, and again (revision + 1) each time a late record
  *   inside the allowed lateness changes it; its state is dropped when the watermark reaches end + lateness.
@@ -538,7 +538,9 @@ export function aggregate(state: EngineState, records: readonly ParsedRecord[], 
   return out;
 }
 
-const isActive = (p: PartitionProgress, now: number, idleMs: number) => p.lagging || now - p.seenAtMs < idleMs;
+// A partition that never delivered and has nothing unread cannot hold old records we have not seen: it is not
+// waited for (a topic with an empty partition would otherwise emit nothing for a whole idle timeout).
+const isActive = (p: PartitionProgress, now: number, idleMs: number) => p.lagging || (p.max > -Infinity && now - p.seenAtMs < idleMs);
 
 function refreshActive(state: EngineState, now: number) {
   const idleMs = state.job.times.idleTimeoutMs;
@@ -568,10 +570,7 @@ function followPartitions(state: EngineState, clock: Clock): StepOutput {
   return out;
 }
 
-/**
- * Declares the topic's partitions. From then on the watermark follows the slowest active partition (see the
- * module comment); a partition that has not delivered a record yet counts as active for one idle timeout.
- */
+/** Declares the topic's partitions: from then on the watermark follows the slowest active one (module comment). */
 export function trackPartitions(state: EngineState, partitions: Iterable<number>, clock: Clock) {
   state.partitions ??= new Map();
   for (const partition of partitions)

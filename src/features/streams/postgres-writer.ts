@@ -149,14 +149,6 @@ export class PostgresResultsWriter {
                  ON CONFLICT (job, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset`;
     });
   }
-
-  /** The newest result of each key, to rebuild the Redis latest values. */
-  async latestPerKey(): Promise<WindowResult[]> {
-    const rows = await this.sql<ResultRow[]>`
-      SELECT DISTINCT ON (key) key, key_values, extract(epoch FROM window_start) * 1000 AS start_ms, extract(epoch FROM window_end) * 1000 AS end_ms, result, records, alerts, revision
-      FROM stream_results WHERE job = ${this.job} ORDER BY key, window_start DESC`;
-    return rows.map(resultFromRow);
-  }
 }
 
 export type ResultRow = {

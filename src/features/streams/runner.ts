@@ -13,6 +13,7 @@ import { compileSchema, parseRecords, type Rejected } from './parse.ts';
 import { FencedError, PostgresResultsWriter } from './postgres-writer.ts';
 import { RedisLatest } from './redis-latest.ts';
 import { stateFingerprint, type JobSpec } from './spec.ts';
+import { StreamsRepository } from './store.ts';
 
 /**
  * Runs one stream job: Kafka batches → parseRecords → aggregate → (every commit interval) one Postgres
@@ -144,7 +145,7 @@ export async function runJob(options: JobRunOptions, io: JobIO): Promise<void> {
     log.info('job starting', { epoch, resumed: !!claim.meta, openWindows: engine.open, partitions: Object.fromEntries(claim.positions) });
     const latest = redisStore ? new RedisLatest(redisStore.redis, redisStore.prefix, spec.name) : undefined;
     // Redis is written after each commit, so a crash in between leaves it behind Postgres: catch it up first.
-    if (latest && spec.sinks.includes('postgres')) await latest.rebuild(await writer.latestPerKey());
+    if (latest && spec.sinks.includes('postgres')) await latest.rebuild(await new StreamsRepository(pg.sql).latestPerKey(spec.name));
     report();
 
     for (let attempt = 0; !(await source.topicExists()); attempt++) {
