@@ -1,6 +1,7 @@
 import { cors } from '@elysiajs/cors';
 import { Elysia } from 'elysia';
 import { etl } from './features/etl/index.ts';
+import { streams } from './features/streams/index.ts';
 import type { AppContext } from './platform/context.ts';
 import { docs } from './platform/http/docs.ts';
 import { errorHandler } from './platform/http/errors.ts';
@@ -21,7 +22,8 @@ export function createApp(ctx: AppContext) {
     .use(healthRoutes(ctx))
     .use(metricsRoutes(ctx))
     .use(web())
-    .use(etl(ctx));
+    .use(etl(ctx))
+    .use(streams(ctx));
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -81,6 +81,8 @@ export const specs = {
   REDIS_URL: { schema: redisUrl, rule: 'a redis:// or rediss:// URL', example: 'redis://127.0.0.1:6379', doc: 'Redis', secret: true },
   REDIS_KEY_PREFIX: { schema: z.string().regex(/^[A-Za-z0-9:_-]{0,64}$/), rule: 'letters, digits, : _ - (up to 64)', example: 'sillage:', default: 'sillage:', doc: 'prefix of every Redis key' },
   REDIS_AGGREGATION_WINDOW_MINUTES: { schema: int(1, 1440), rule: 'an integer from 1 to 1440', example: '10', default: '10', doc: 'live window' },
+  STREAMS_DIR: { schema: z.string().min(1), rule: 'a directory path', example: './streams', default: './streams', doc: 'stream job specs (`*.yaml`, `*.yml`, `*.json`) loaded at start; a missing directory means no file jobs' },
+  STREAMS_COMMIT_INTERVAL_MS: { schema: int(50, 60000), rule: 'an integer number of milliseconds from 50 to 60000', example: '1000', default: '1000', doc: 'how often a stream job writes its results, window state and offsets in one Postgres transaction' },
   BATCH_SIZE: { schema: int(1, 100000), rule: 'an integer from 1 to 100000', example: '100', default: '100', doc: 'processor batch size' },
   PROCESSING_INTERVAL_SECONDS: { schema: positiveNumber, rule: 'a positive number of seconds', example: '1', default: '1', doc: 'longest wait before a partial batch is processed' },
   ENABLE_EXACTLY_ONCE: { schema: bool, rule: 'true or false', example: 'true', default: 'true', doc: 'transactional CDC producer, read-committed consumers' },
