@@ -24,7 +24,7 @@ const timeParam = (name: string, value: string | undefined) => {
  */
 export function streamsRoutes(ctx: AppContext, jobs: () => Promise<StreamJobs>) {
   // Open live feeds. They never end by themselves, and the server's graceful stop waits for open responses, so
-  // they are closed as soon as the process is asked to stop (the listeners exist only while a feed is open).
+  // they are closed as soon as shutdown begins.
   const sse = new Set<ReadableStreamDefaultController<Uint8Array>>();
   const closeAll = () => {
     for (const c of [...sse]) {
@@ -33,17 +33,10 @@ export function streamsRoutes(ctx: AppContext, jobs: () => Promise<StreamJobs>) 
         c.close();
       } catch {}
     }
-    untrack();
   };
-  const track = (c: ReadableStreamDefaultController<Uint8Array>) => {
-    if (!sse.size) for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, closeAll);
-    sse.add(c);
-  };
-  const untrack = (c?: ReadableStreamDefaultController<Uint8Array>) => {
-    if (c) sse.delete(c);
-    if (!sse.size) for (const signal of ['SIGTERM', 'SIGINT'] as const) process.off(signal, closeAll);
-  };
-  ctx.onClose(closeAll);
+  const track = (c: ReadableStreamDefaultController<Uint8Array>) => void sse.add(c);
+  const untrack = (c: ReadableStreamDefaultController<Uint8Array>) => void sse.delete(c);
+  ctx.stopping.addEventListener('abort', closeAll, { once: true });
   const specDoc = z.toJSONSchema(JobSpecSchema, { io: 'input', unrepresentable: 'any' });
 
   return new Elysia({ name: 'feature.streams', prefix: '/api/v1/streams' })
