@@ -6,6 +6,7 @@ import { healthRoutes } from './platform/http/health.ts';
 import { metricsRoutes } from './platform/http/metrics.ts';
 import { instrument } from './platform/http/observe.ts';
 import { web } from './platform/http/web.ts';
+import { gdelt } from './features/gdelt/index.ts';
 
 /**
  * Composes the app. Each feature is one `.use(...)` line: removing it leaves a service that still builds and runs.
@@ -16,7 +17,8 @@ export function createApp(ctx: AppContext) {
     .use(docs())
     .use(healthRoutes(ctx))
     .use(metricsRoutes(ctx))
-    .use(web());
+    .use(web())
+    .use(gdelt(ctx));
 }
 
 export type App = ReturnType<typeof createApp>;
