@@ -25,3 +25,17 @@ export function startGdeltMirror(options: { lastupdate?: string; master?: string
     },
   });
 }
+
+export type MirrorFile = { batch: string; table: 'events' | 'mentions'; zip: Uint8Array };
+
+/** A manifest line for bytes we serve: GDELT's format, with the real size and md5 of those bytes. */
+export function manifestLine(f: MirrorFile): string {
+  const name = `${f.batch}.${f.table === 'events' ? 'export' : 'mentions'}.CSV.zip`;
+  return `${f.zip.byteLength} ${new Bun.CryptoHasher('md5').update(f.zip).digest('hex')} http://data.gdeltproject.org/gdeltv2/${name}`;
+}
+
+export const zipName = (f: Pick<MirrorFile, 'batch' | 'table'>) => `${f.batch}.${f.table === 'events' ? 'export' : 'mentions'}.CSV.zip`;
+
+/** Events CSV text of a fixture batch (LF lines, no header), to build broken variants from. */
+export const fixtureCsv = (batch: string, table: 'events' | 'mentions' = 'events') =>
+  readFileSync(join(FIXTURES, `gdelt/events/v2-2015-02-18/${batch}.${table === 'events' ? 'export' : 'mentions'}.CSV`));
