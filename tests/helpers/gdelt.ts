@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'bun:test';
 import { FIXTURES, startFixtureServer, type FixtureServer } from './fixtures.ts';
+import { waitFor, type TestApp } from './index.ts';
 
 export const GDELT_ZIPS = join(FIXTURES, 'gdelt/events/v2-2015-02-18/zip');
 export const MASTER = readFileSync(join(FIXTURES, 'gdelt/manifests/masterfilelist.v2.first1000.txt'), 'utf8');
@@ -39,3 +41,17 @@ export const zipName = (f: Pick<MirrorFile, 'batch' | 'table'>) => `${f.batch}.$
 /** Events CSV text of a fixture batch (LF lines, no header), to build broken variants from. */
 export const fixtureCsv = (batch: string, table: 'events' | 'mentions' = 'events') =>
   readFileSync(join(FIXTURES, `gdelt/events/v2-2015-02-18/${batch}.${table === 'events' ? 'export' : 'mentions'}.CSV`));
+
+/** Queues a job with a POST and waits until it ends. */
+export async function runJob(t: TestApp, path: string, init: RequestInit = { method: 'POST' }) {
+  const r = await t.json(path, init);
+  expect(r.status).toBe(202);
+  return waitFor(
+    async () => {
+      const j = await t.json(`/api/v1/ingest/jobs/${r.body.job_id}`);
+      return j.body.state === 'succeeded' || j.body.state === 'failed' ? j.body : undefined;
+    },
+    { timeoutMs: 60_000, what: `job ${r.body.job_id} to end` },
+  );
+}
+

@@ -3,9 +3,8 @@ import { zipSync } from 'fflate';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startFixtureServer } from '../helpers/fixtures.ts';
-import { FIXTURE_LINES, GDELT_ZIPS, fixtureCsv, manifestLine, zipName, type MirrorFile } from '../helpers/gdelt.ts';
+import { FIXTURE_LINES, GDELT_ZIPS, fixtureCsv, manifestLine, zipName, type MirrorFile, runJob } from '../helpers/gdelt.ts';
 import { testApp, type TestApp } from '../helpers/index.ts';
-import { runJob } from './gdelt.test.ts';
 
 /** A fixture events CSV moved to another batch time (DATEADDED rewritten), as bytes, optionally edited line by line. */
 function csvFor(batch: string, edit: (fields: string[], i: number) => string[] | string | null = (f) => f, from = '20150218230000'): Buffer {
@@ -31,7 +30,7 @@ function mirrorOf(files: (MirrorFile & { serve?: Uint8Array | ((req: Request) =>
   };
   for (const f of files) {
     const s = f.serve;
-    routes[`/${zipName(f)}`] = typeof s === 'function' ? s : () => new Response(s ?? f.zip);
+    routes[`/${zipName(f)}`] = typeof s === 'function' ? s : () => new Response((s ?? f.zip) as Uint8Array<ArrayBuffer>);
   }
   return startFixtureServer({ root: GDELT_ZIPS, routes });
 }

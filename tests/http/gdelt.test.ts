@@ -1,21 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BATCHES, EVENT_ROWS, MENTION_ROWS, startGdeltMirror } from '../helpers/gdelt.ts';
-import { testApp, waitFor, type TestApp } from '../helpers/index.ts';
-
-/** Queues a job with a POST and waits until it ends. */
-export async function runJob(t: TestApp, path: string, init: RequestInit = { method: 'POST' }) {
-  const r = await t.json(path, init);
-  expect(r.status).toBe(202);
-  return waitFor(
-    async () => {
-      const j = await t.json(`/api/v1/ingest/jobs/${r.body.job_id}`);
-      return j.body.state === 'succeeded' || j.body.state === 'failed' ? j.body : undefined;
-    },
-    { timeoutMs: 60_000, what: `job ${r.body.job_id} to end` },
-  );
-}
+import { BATCHES, EVENT_ROWS, MENTION_ROWS, runJob, startGdeltMirror } from '../helpers/gdelt.ts';
+import { testApp, type TestApp } from '../helpers/index.ts';
 
 const lakeFiles = (dir: string) => {
   const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
