@@ -30,6 +30,8 @@ export type IngestEnv = {
   clock: Clock;
   log: Logger;
   signal?: AbortSignal;
+  /** Called with the time each step of a file took (download, unzip, parquet, publish, index), for metrics and benchmarks. */
+  onStep?: (step: 'download' | 'unzip' | 'parquet' | 'publish' | 'index', ms: number) => void;
 };
 
 export type FileToIngest = { batch: string; table: TableName; name: string; size: number; md5: string };
@@ -38,7 +40,7 @@ export type FileOutcome = { state: 'done' | 'skipped'; rows: number; quarantined
 const iso = (env: IngestEnv) => new Date(env.clock.now()).toISOString();
 
 /** The index rows of a published events file, read back from its Parquet (the same path serves a rebuild). */
-async function indexRows(c: DuckDBConnection, parquetPath: string): Promise<IndexRow[]> {
+export async function indexRows(c: DuckDBConnection, parquetPath: string): Promise<IndexRow[]> {
   const reader = await c.runAndReadAll(
     `SELECT file_row_number::INTEGER, GLOBALEVENTID::DOUBLE, strftime(SQLDATE, '%Y-%m-%d'), EventCode, QuadClass, ActionGeo_CountryCode,
        Actor1Name, Actor1Code, Actor2Name, Actor2Code, GoldsteinScale, AvgTone, NumMentions, ActionGeo_FullName, SOURCEURL,
@@ -61,9 +63,11 @@ async function indexRows(c: DuckDBConnection, parquetPath: string): Promise<Inde
 
 async function ensureIndexed(env: IngestEnv, record: BatchRecord) {
   if (record.table !== 'events' || record.rows === 0 || env.index.isIndexed(record.batch)) return;
+  const t0 = performance.now();
   const path = await env.lake.localPath(record.parquet_key);
   const rows = await indexRows(env.duck, path);
   const r = env.index.addBatch(record.batch, rows, env.lookups, iso(env));
+  env.onStep?.('index', performance.now() - t0);
   if (r.superseded) env.log.info('duplicate event ids resolved (latest DATEADDED wins)', { batch: record.batch, superseded: r.superseded });
 }
 
@@ -96,13 +100,22 @@ export async function ingestFile(env: IngestEnv, file: FileToIngest): Promise<Fi
   const parquet = `${stem}.parquet`;
   try {
     const url = `${env.baseUrl}/${file.name}`;
+    let t0 = performance.now();
+    const step = (name: Parameters<NonNullable<IngestEnv['onStep']>>[0]) => {
+      const now = performance.now();
+      env.onStep?.(name, now - t0);
+      t0 = now;
+    };
     await downloadVerified(url, zip, file, { timeoutMs: env.timeoutMs, clock: env.clock, signal: env.signal });
+    step('download');
     const unzipped = await unzipSingle(zip, csv);
     await rm(zip, { force: true });
+    step('unzip');
     if (unzipped.bytes === 0)
       throw terminal('empty_file', `${file.name} holds an empty CSV (${unzipped.member}); a GDELT batch always has rows, so this looks like a broken upload. Nothing was published.`);
     const written = await writeBatchParquet(env.duck, { table: file.table, csvPath: csv, parquetPath: parquet });
     await rm(csv, { force: true });
+    step('parquet');
 
     const qKey = written.quarantined.length ? quarantineKey(file.table, file.batch) : null;
     if (qKey) await env.lake.putText(qKey, written.quarantined.map((q) => JSON.stringify({ batch: file.batch, file: file.name, ...q })).join('\n') + '\n');
@@ -124,6 +137,7 @@ export async function ingestFile(env: IngestEnv, file: FileToIngest): Promise<Fi
     // The manifest object is written last: a batch without one is not published, whatever else is in the lake.
     await env.lake.putText(markerKey(file.table, file.batch), JSON.stringify(record));
     env.catalog.record(record);
+    step('publish');
     if (written.quarantined.length)
       env.log.warn('rows quarantined', { batch: file.batch, table: file.table, rows: written.quarantined.length, first: written.quarantined[0]!.reasons[0], key: qKey });
     await ensureIndexed(env, record);
