@@ -1,6 +1,7 @@
 import { cors } from '@elysiajs/cors';
 import { Elysia } from 'elysia';
 import { etl } from './features/etl/index.ts';
+import { gdelt } from './features/gdelt/index.ts';
 import { streams } from './features/streams/index.ts';
 import type { AppContext } from './platform/context.ts';
 import { docs } from './platform/http/docs.ts';
@@ -23,6 +24,7 @@ export function createApp(ctx: AppContext) {
     .use(metricsRoutes(ctx))
     .use(web())
     .use(etl(ctx))
+    .use(gdelt(ctx))
     .use(streams(ctx));
 }
 
