@@ -1,6 +1,8 @@
 import { cors } from '@elysiajs/cors';
 import { Elysia } from 'elysia';
 import { etl } from './features/etl/index.ts';
+import { gdelt } from './features/gdelt/index.ts';
+import { streams } from './features/streams/index.ts';
 import type { AppContext } from './platform/context.ts';
 import { docs } from './platform/http/docs.ts';
 import { errorHandler } from './platform/http/errors.ts';
@@ -23,6 +25,8 @@ export function createApp(ctx: AppContext) {
     .use(metricsRoutes(ctx))
     .use(web())
     .use(etl(ctx))
+    .use(gdelt(ctx))
+    .use(streams(ctx))
     .use(engagement(ctx));
 }
 

@@ -23,6 +23,7 @@ async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   log.info('shutting down', { signal });
+  ctx.beginShutdown();
   // stop(false) stops accepting and lets in-flight requests finish.
   await server.stop(false);
   await ctx.close();

@@ -41,6 +41,12 @@ export type AppContext = {
   runs(part: 'api' | 'processor' | 'ingest'): boolean;
   /** `beforeHandle` guards limiting requests per client: `search` for queries, `mutations` for writes. */
   limits: { search: ReturnType<typeof rateLimiter>; mutations: ReturnType<typeof rateLimiter> };
+  /**
+   * Aborted when shutdown begins, before the server stops accepting: long-lived responses (SSE feeds) end on it,
+   * so the graceful stop does not wait for them.
+   */
+  stopping: AbortSignal;
+  beginShutdown(): void;
   /** Things to run on shutdown after workers stopped, newest first (features add their own). */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -80,6 +86,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
 
   const tracing = await createTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: config.OTEL_SERVICE_NAME });
   const closers: (() => Promise<void> | void)[] = [() => tracing.shutdown()];
+  const stopping = new AbortController();
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -95,9 +102,12 @@ export async function createContext(config: Config, options: ContextOptions = {}
       search: rateLimiter({ perMinute: config.RATE_LIMIT_SEARCH_PER_MINUTE, clock }),
       mutations: rateLimiter({ perMinute: config.RATE_LIMIT_MUTATIONS_PER_MINUTE, clock }),
     },
+    stopping: stopping.signal,
+    beginShutdown: () => stopping.abort(new Error('shutting down')),
     onClose: (fn) => void closers.push(fn),
     close: () =>
       (closing ??= (async () => {
+        stopping.abort(new Error('shutting down'));
         await workers.stopAll();
         for (const fn of closers.reverse()) await fn();
         await Promise.allSettled([kafka?.close(), redis?.close(), postgres?.close()]);

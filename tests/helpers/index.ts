@@ -51,7 +51,8 @@ export type TestApp = {
 /** A full app on a fresh temporary DATA_DIR, with embedded defaults unless `env` says otherwise. */
 export async function testApp(env: Record<string, string | undefined> = {}, options: ContextOptions = {}): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'sillage-app-'));
-  const config = loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'debug', LOG_FORMAT: 'json', ...env });
+  // STREAMS_DIR points into the temp dir (empty), so the example stream jobs in streams/ never start in tests.
+  const config = loadConfig({ DATA_DIR: dir, STREAMS_DIR: join(dir, 'streams'), LOG_LEVEL: 'debug', LOG_FORMAT: 'json', ...env });
   const log = memoryLogger();
   const ctx = await createContext(config, { log, healthCacheMs: 0, ...options });
   const app = createApp(ctx);

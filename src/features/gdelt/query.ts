@@ -1,0 +1,108 @@
+import { DuckDBListType, DuckDBVarCharType, listValue, type DuckDBValue } from '@duckdb/node-api';
+import { mkdirSync } from 'node:fs';
+import { AppError, errorMessage } from '../../platform/errors.ts';
+import { openDuckDB, type DuckStore } from '../../platform/stores/duckdb.ts';
+import type { Catalog } from './catalog.ts';
+import { FileLake, type Lake } from './lake.ts';
+import type { TableName } from './schema.ts';
+import type { SearchIndex } from './search-index.ts';
+
+const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/**
+ * DuckDB over the lake, for the API. Its own in-memory instance, locked down before the first query: no file
+ * access outside the lake (or its local cache), no extension loading, configuration locked. Only parameterised
+ * SQL reaches it, every query has a deadline (DuckDB is interrupted when it passes), and the files a query reads
+ * come from the catalog, so a file that is not published is never read.
+ */
+export class LakeQuery {
+  private constructor(
+    readonly duck: DuckStore,
+    private lake: Lake,
+    private catalog: Catalog,
+    private index: SearchIndex,
+    private timeoutMs: number,
+    readonly httpfs: string,
+  ) {}
+
+  static async open(options: { lake: Lake; catalog: Catalog; index: SearchIndex; cacheDir: string; tmpDir: string; timeoutMs: number }) {
+    const duck = await openDuckDB({ path: ':memory:', settings: { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' } });
+    const dir = options.lake instanceof FileLake ? options.lake.root : options.cacheDir;
+    mkdirSync(dir, { recursive: true });
+    // Tell /health why S3 lakes are read through the cache: httpfs is not bundled and cannot be fetched offline.
+    let httpfs = 'not needed (local lake)';
+    if (options.lake.kind === 's3') {
+      httpfs = await duck.run('LOAD httpfs').then(
+        () => 'loadable, but the cache is used so local and S3 lakes answer alike',
+        (e) => `not loadable (${errorMessage(e).split('\n')[0]}); reading through the local cache`,
+      );
+    }
+    for (const sql of [
+      `SET allowed_directories = [${quote(dir + '/')}]`,
+      `SET temp_directory = ${quote(options.tmpDir)}`,
+      'SET enable_external_access = false',
+      'SET parquet_metadata_cache = true',
+      "SET memory_limit = '1GB'",
+      'SET lock_configuration = true',
+    ])
+      await duck.run(sql);
+    return new LakeQuery(duck, options.lake, options.catalog, options.index, options.timeoutMs, httpfs);
+  }
+
+  /** Local paths of the published files of a table in a time window (fetched into the cache for S3). */
+  async files(table: TableName, fromMs?: number, toMs?: number): Promise<{ batch: string; path: string }[]> {
+    const keys = this.catalog.keys(table, fromMs, toMs);
+    return Promise.all(keys.map(async (k) => ({ batch: k.batch, path: await this.lake.localPath(k.key) })));
+  }
+
+  /** `read_parquet(...)` over the given files, leaving out rows that lost to a newer copy of their event id. */
+  source(table: TableName): string {
+    return table === 'events' && this.index.supersededCount() > 0
+      ? `(SELECT * EXCLUDE (filename) FROM read_parquet($files, filename = true) WHERE NOT EXISTS (SELECT 1 FROM superseded s WHERE s.batch = regexp_extract(filename, 'batch=(\\d{14})', 1) AND s.id = GLOBALEVENTID))`
+      : 'read_parquet($files)';
+  }
+
+  private syncedSuperseded = -1;
+  /** Mirrors the index's superseded pairs into DuckDB when they changed. */
+  async syncSuperseded() {
+    const n = this.index.supersededCount();
+    if (n === this.syncedSuperseded) return;
+    await this.duck.withConnection(async (c) => {
+      await c.run('CREATE OR REPLACE TABLE superseded (batch VARCHAR, id BIGINT)');
+      const appender = await c.createAppender('superseded');
+      for (const s of this.index.superseded()) {
+        appender.appendVarchar(s.batch);
+        appender.appendBigInt(BigInt(s.id));
+        appender.endRow();
+      }
+      appender.closeSync();
+    });
+    this.syncedSuperseded = n;
+  }
+
+  /** Runs a parameterised query with a deadline; `$files` is bound to the file list as a VARCHAR[]. */
+  async all<T>(sql: string, params: Record<string, DuckDBValue>, files: string[]): Promise<T[]> {
+    await this.syncSuperseded();
+    return this.duck.withConnection(async (c) => {
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        c.interrupt();
+      }, this.timeoutMs);
+      try {
+        const reader = await c.runAndReadAll(sql, { ...params, files: listValue(files) }, { files: new DuckDBListType(DuckDBVarCharType.instance) });
+        return reader.getRowObjectsJson() as T[];
+      } catch (e) {
+        if (timedOut)
+          throw new AppError('query_timeout', `The query took longer than ${this.timeoutMs} ms and was stopped. Narrow it with since/until or raise GDELT_QUERY_TIMEOUT_MS.`, { status: 503, retryable: true });
+        throw e;
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+  }
+
+  close() {
+    return this.duck.close();
+  }
+}
