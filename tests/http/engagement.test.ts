@@ -60,7 +60,7 @@ describe('engagement routes without the pipeline services', () => {
 describe('engagement with the services configured but ROLE=api', () => {
   let t: TestApp;
   // Unreachable addresses: nothing connects at start, and ROLE=api never starts the pipeline workers.
-  beforeAll(async () => (t = await testApp({ ROLE: 'api', DATABASE_URL: 'postgres://x@127.0.0.1:1/x', REDIS_URL: 'redis://127.0.0.1:1', KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:1', REDIS_AGGREGATION_WINDOW_MINUTES: '5' })));
+  beforeAll(async () => (t = await testApp({ ENGAGEMENT_PIPELINE: 'auto', ROLE: 'api', DATABASE_URL: 'postgres://x@127.0.0.1:1/x', REDIS_URL: 'redis://127.0.0.1:1', KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:1', REDIS_AGGREGATION_WINDOW_MINUTES: '5' })));
   afterAll(() => t.close());
 
   test('the pipeline is disabled and says which role would run it', async () => {
@@ -81,5 +81,19 @@ describe('engagement with the services configured but ROLE=api', () => {
     const { status, body } = await t.json('/top-content');
     expect(status).toBe(503);
     expect(body.error.code).toBe('redis_unavailable');
+  });
+});
+
+describe('engagement with the services configured but ENGAGEMENT_PIPELINE=off', () => {
+  test('the pipeline is disabled and says why, and no worker starts', async () => {
+    const t = await testApp({ ENGAGEMENT_PIPELINE: 'off', DATABASE_URL: 'postgres://x@127.0.0.1:1/x', REDIS_URL: 'redis://127.0.0.1:1', KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:1' });
+    try {
+      const { body } = await t.json('/health');
+      expect(body.components.engagement).toBe('disabled');
+      expect(body.details.engagement.reason).toBe('ENGAGEMENT_PIPELINE=off');
+      expect(body.workers).toEqual({});
+    } finally {
+      await t.close();
+    }
   });
 });

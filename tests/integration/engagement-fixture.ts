@@ -24,6 +24,7 @@ export function pipelineEnv(extra: Record<string, string> = {}) {
     KAFKA_TOPIC_PARTITIONS: '3',
     LOG_LEVEL: 'warn',
     LOG_FORMAT: 'json',
+    ENGAGEMENT_PIPELINE: 'auto',
     ...extra,
   };
   return { id, env, names: engagementNames(loadConfig(env)) };

@@ -17,15 +17,15 @@ export const PROCESSOR_WORKER = 'engagement-processor';
  */
 export function engagement(ctx: AppContext) {
   const { config } = ctx;
-  const runsPipeline = config.engagementEnabled && (config.ROLE === 'all' || config.ROLE === 'processor');
-  if (!runsPipeline) {
-    ctx.health.register({
-      name: 'engagement',
-      disabledReason: config.engagementEnabled
-        ? `ROLE=${config.ROLE} does not run the pipeline (use all or processor)`
-        : 'set DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and REDIS_URL to enable',
-    });
-  } else startPipeline(ctx);
+  const disabledReason = !config.engagementEnabled
+    ? 'set DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and REDIS_URL to enable'
+    : config.ROLE !== 'all' && config.ROLE !== 'processor'
+      ? `ROLE=${config.ROLE} does not run the pipeline (use all or processor)`
+      : config.ENGAGEMENT_PIPELINE === 'off'
+        ? 'ENGAGEMENT_PIPELINE=off'
+        : undefined;
+  if (disabledReason) ctx.health.register({ name: 'engagement', disabledReason });
+  else startPipeline(ctx);
   return new Elysia({ name: 'engagement' }).use(engagementRoutes(ctx));
 }
 
