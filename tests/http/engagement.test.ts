@@ -43,7 +43,7 @@ describe('engagement routes without the pipeline services', () => {
       const { status, body } = await t.json(path);
       expect(status).toBe(400);
       expect(body.error.code).toBe('invalid_request');
-      expect(body.error.message).toMatch(/Expected integer to be (greater|less) or equal to \d+/);
+      expect(body.error.message).toMatch(/query parameter "\w+": must be an integer from \d+ to \d+/);
     },
   );
 
