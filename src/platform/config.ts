@@ -96,8 +96,21 @@ export const specs = {
   PROCESSING_INTERVAL_SECONDS: { schema: positiveNumber, rule: 'a positive number of seconds', example: '1', default: '1', doc: 'longest wait before a partial batch is processed' },
   ENABLE_EXACTLY_ONCE: { schema: bool, rule: 'true or false', example: 'true', default: 'true', doc: 'transactional CDC producer, read-committed consumers' },
   EXTERNAL_SINK_URL: { schema: httpUrl, rule: 'an http(s) URL', example: 'https://example.com/events', doc: 'REST sink; unset = sink disabled' },
-  BIGQUERY_PROJECT_ID: { schema: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/), rule: 'a GCP project id', example: 'my-project', doc: 'warehouse in BigQuery; unset = DuckDB under DATA_DIR' },
+  EXTERNAL_SINK_TOKEN: { schema: z.string().min(1), rule: 'a non-empty string', example: 'a-long-random-secret', doc: 'sent as `Authorization: Bearer <token>` to EXTERNAL_SINK_URL; unset = no header', secret: true },
+  EXTERNAL_SINK_TIMEOUT_MS: { schema: int(100, 600_000), rule: 'an integer number of milliseconds from 100 to 600000', example: '10000', default: '10000', doc: 'longest wait for one POST to the REST sink, response included (a hang counts as a transient failure)' },
+  EXTERNAL_SINK_RETRIES: { schema: int(0, 100), rule: 'an integer from 0 to 100', example: '6', default: '6', doc: 'retries of a batch the REST sink failed transiently (network, 5xx, 408, 429) before its events go to the DLQ; backoff doubles from 200 ms (full jitter, at most 5 s; a `Retry-After` wins)' },
+  EXTERNAL_SINK_BREAKER_FAILURES: { schema: int(1, 1000), rule: 'an integer from 1 to 1000', example: '10', default: '10', doc: 'consecutive failed POSTs that open the REST sink\'s circuit breaker (while open, batches go to the DLQ at once instead of waiting)' },
+  EXTERNAL_SINK_BREAKER_COOLDOWN_MS: { schema: int(100, 3_600_000), rule: 'an integer number of milliseconds from 100 to 3600000', example: '10000', default: '10000', doc: 'how long the breaker stays open before one probe batch is let through' },
+  EXTERNAL_SINK_GZIP_BYTES: { schema: int(0, 100 * 1024 * 1024), rule: 'an integer number of bytes from 0', example: '65536', default: '65536', doc: 'request bodies larger than this are sent with `Content-Encoding: gzip`' },
+  WAREHOUSE: { schema: z.enum(['auto', 'postgres', 'duckdb', 'bigquery']), rule: 'one of auto, postgres, duckdb, bigquery', example: 'postgres', default: 'auto', doc: 'where engagement facts and their daily/hourly views live; `auto` = BigQuery when BIGQUERY_PROJECT_ID is set, else Postgres (schema WAREHOUSE_SCHEMA of DATABASE_URL); `duckdb` = `$DATA_DIR/warehouse.duckdb`, for a single process' },
+  WAREHOUSE_SCHEMA: { schema: identifier, rule: 'a lower-case SQL identifier', example: 'warehouse', default: 'warehouse', doc: 'Postgres schema of the warehouse (WAREHOUSE=postgres)' },
+  WAREHOUSE_FLUSH_INTERVAL_MS: { schema: int(1, 30_000), rule: 'an integer number of milliseconds from 1 to 30000', example: '1000', default: '1000', doc: 'the warehouse writes a micro-batch when BATCH_SIZE facts wait or when the oldest waited this long' },
+  BIGQUERY_PROJECT_ID: { schema: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/), rule: 'a GCP project id', example: 'my-project', doc: 'warehouse in BigQuery (with BIGQUERY_DATASET_ID); unset = WAREHOUSE decides' },
   BIGQUERY_DATASET_ID: { schema: z.string().regex(/^\w{1,1024}$/), rule: 'letters, digits and underscores', example: 'engagement', doc: 'BigQuery dataset' },
+  BIGQUERY_API_URL: { schema: httpUrl, rule: 'an http(s) URL', example: 'https://bigquery.googleapis.com', default: 'https://bigquery.googleapis.com', doc: 'BigQuery REST endpoint (a stand-in in tests)' },
+  GOOGLE_APPLICATION_CREDENTIALS: { schema: z.string().min(1), rule: 'a path to a service-account JSON key file', example: '/secrets/bigquery-writer.json', doc: 'BigQuery credentials; unset = the GCE/GKE metadata server' },
+  BACKFILL_BATCH_SIZE: { schema: int(1, 100_000), rule: 'an integer from 1 to 100000', example: '5000', default: '5000', doc: 'rows read from Postgres and handed to the sinks at once by `pipeline backfill`' },
+  BACKFILL_LANES: { schema: int(1, 64), rule: 'an integer from 1 to 64', example: '4', default: '4', doc: 'key ranges `pipeline backfill` works on in parallel, each with its own checkpoint' },
   API_KEY: { schema: z.string().min(16), rule: 'at least 16 characters', example: 'a-long-random-secret', doc: 'when set, mutating endpoints require `Authorization: Bearer <key>`', secret: true },
   RATE_LIMIT_SEARCH_PER_MINUTE: { schema: int(1, 1_000_000), rule: 'an integer from 1 to 1000000', example: '600', default: '600', doc: 'search/stats requests per client per minute' },
   RATE_LIMIT_MUTATIONS_PER_MINUTE: { schema: int(1, 1_000_000), rule: 'an integer from 1 to 1000000', example: '60', default: '60', doc: 'mutating requests per client per minute' },
@@ -118,6 +131,8 @@ export type Config = Raw & {
   /** LAKE_URL with its default applied. */
   lakeUrl: string;
   engagementEnabled: boolean;
+  /** WAREHOUSE with `auto` resolved. */
+  warehouse: 'postgres' | 'duckdb' | 'bigquery';
 };
 
 export class ConfigError extends Error {
@@ -146,6 +161,8 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
   if (raw.S3_ACCESS_KEY_ID && !raw.S3_SECRET_ACCESS_KEY) problems.push('S3_SECRET_ACCESS_KEY must be set when S3_ACCESS_KEY_ID is set. Example: S3_SECRET_ACCESS_KEY=wJalr…');
   if (!!raw.BIGQUERY_PROJECT_ID !== !!raw.BIGQUERY_DATASET_ID)
     problems.push('BIGQUERY_PROJECT_ID and BIGQUERY_DATASET_ID must be set together. Example: BIGQUERY_PROJECT_ID=my-project BIGQUERY_DATASET_ID=engagement');
+  if (raw.WAREHOUSE === 'bigquery' && !raw.BIGQUERY_PROJECT_ID)
+    problems.push('WAREHOUSE=bigquery needs BIGQUERY_PROJECT_ID and BIGQUERY_DATASET_ID. Example: BIGQUERY_PROJECT_ID=my-project BIGQUERY_DATASET_ID=engagement');
   if (problems.length) throw new ConfigError(problems);
 
   const dataDir = resolve(raw.DATA_DIR);
@@ -154,6 +171,7 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
     dataDir,
     lakeUrl: raw.LAKE_URL ?? `file://${resolve(dataDir, 'lake')}`,
     engagementEnabled: !!(raw.DATABASE_URL && raw.KAFKA_BOOTSTRAP_SERVERS && raw.REDIS_URL),
+    warehouse: raw.WAREHOUSE !== 'auto' ? raw.WAREHOUSE : raw.BIGQUERY_PROJECT_ID ? 'bigquery' : 'postgres',
   };
 }
 

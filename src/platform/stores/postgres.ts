@@ -53,3 +53,17 @@ export function openPostgres(options: { url: string; schema: string; migrationsD
     close: () => sql.end({ timeout: 5 }),
   };
 }
+
+/**
+ * Whether a Postgres error can pass by itself: connection trouble and a restarting server (classes 08, 57P,
+ * 53 resources), serialization failures and deadlocks (40), lock or statement timeouts (55P03, 57014).
+ * Data, constraint and syntax errors (22, 23, 42) will fail again the same way.
+ */
+export function isTransientPostgresError(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code !== 'string') return true;
+  if (/^(08|40|53|57)/.test(code) || code === '55P03' || code === '55006') return true;
+  if (/^[0-9A-Z]{5}$/.test(code)) return false;
+  // Node socket errors (ECONNREFUSED, ECONNRESET, ETIMEDOUT…) and postgres.js's CONNECTION_* codes.
+  return true;
+}
