@@ -190,4 +190,34 @@ describe('fan-out and commit', () => {
     await Bun.sleep(30);
     expect(beats).toBe(after);
   });
+
+  test("a server's Retry-After is waited out even when the backoff would be shorter", async () => {
+    const { clock, sleeps } = fastClock();
+    const sink = scriptedSink('rest', [() => transient('rest_throttled', 'slow down', { retryAfterMs: 7000 })]);
+    const fanOut = new FanOut({ sinks: [{ sink, policy: { retries: 3, baseDelayMs: 100, maxDelayMs: 200 } }], clock, log: memoryLogger() });
+    const d = await fanOut.deliver([env('a')]);
+    expect(sleeps).toEqual([7000]);
+    expect(d.perSink.rest!.applied).toBe(1);
+  });
+
+  test('a sink that lost acknowledged writes before the commit gets them again, and the batch commits with them in place', async () => {
+    const sink = scriptedSink('volatile');
+    let lostOnce = true;
+    sink.recheck = async (acked) => {
+      if (!lostOnce) return [];
+      lostOnce = false;
+      // The store restarted empty after acknowledging: it forgets everything.
+      sink.applied.clear();
+      return acked.map((e) => e.id);
+    };
+    const other = scriptedSink('other');
+    const fanOut = new FanOut({ sinks: [{ sink }, { sink: other }], clock: fastClock().clock, log: memoryLogger() });
+    const { batch, state } = trackingBatch(['a', 'b']);
+    const settled = await deliverThenCommit({ batch, envelopes: ['a', 'b'].map(env), rejected: [], fanOut, deadLetters: collectingDlq().publisher });
+    expect(state.committed).toBe(true);
+    expect([...sink.applied].sort()).toEqual(['a', 'b']);
+    expect(sink.calls).toEqual([['a', 'b'], ['a', 'b']]);
+    expect(other.calls).toEqual([['a', 'b']]);
+    expect(settled.perSink.volatile!.applied).toBe(4);
+  });
 });

@@ -26,6 +26,8 @@ export type Delivery = {
   repeatedInBatch: number;
 };
 
+type Settled<T> = { outcome: SinkOutcome; deadLetters: DeadLetter[]; acked: Envelope<T>[] };
+
 const defaultPolicy: SinkPolicy = { retries: 5, baseDelayMs: 200, maxDelayMs: 10_000 };
 
 /**
@@ -62,6 +64,7 @@ export class FanOut<T> {
     for (const e of batch) if (!unique.has(e.id)) unique.set(e.id, e);
     const envelopes = [...unique.values()];
     const results = await Promise.all(this.entries.map((entry) => this.deliverTo(entry, envelopes, signal)));
+    await Promise.all(this.entries.map((entry, i) => this.recheck(entry, results[i]!, signal)));
     const perSink: Record<string, SinkOutcome> = {};
     const deadLetters: DeadLetter[] = [];
     this.entries.forEach((e, i) => {
@@ -71,15 +74,37 @@ export class FanOut<T> {
     return { perSink, deadLetters, repeatedInBatch: batch.length - envelopes.length };
   }
 
+  /**
+   * Once every sink has settled, a sink that can lose acknowledged writes (see Sink.recheck) is asked whether
+   * it still holds them; what it lost is written again, so the batch is committed only with its effects in place.
+   */
+  private async recheck(entry: { sink: Sink<T>; policy: SinkPolicy }, settled: Settled<T>, signal?: AbortSignal) {
+    if (!entry.sink.recheck) return;
+    for (let round = 0; settled.acked.length; round++) {
+      const lost = new Set(await entry.sink.recheck(settled.acked));
+      if (!lost.size) return;
+      if (round >= 10) throw new AppError('sink_unstable', `Sink ${entry.sink.name} keeps losing acknowledged writes; the batch will be redelivered.`, { retryable: true, status: 503 });
+      this.options.log.warn('sink lost acknowledged writes; writing them again', { sink: entry.sink.name, events: lost.size });
+      const again = await this.deliverTo(entry, settled.acked.filter((e) => lost.has(e.id)), signal);
+      settled.outcome.applied += again.outcome.applied;
+      settled.outcome.duplicates += again.outcome.duplicates;
+      settled.outcome.deadLettered += again.outcome.deadLettered;
+      settled.outcome.attempts += again.outcome.attempts;
+      settled.deadLetters.push(...again.deadLetters);
+      settled.acked = again.acked;
+    }
+  }
+
   close(): Promise<unknown> {
     return Promise.allSettled(this.entries.map((e) => e.sink.close()));
   }
 
-  private async deliverTo({ sink, policy }: { sink: Sink<T>; policy: SinkPolicy }, batch: Envelope<T>[], signal?: AbortSignal) {
+  private async deliverTo({ sink, policy }: { sink: Sink<T>; policy: SinkPolicy }, batch: Envelope<T>[], signal?: AbortSignal): Promise<Settled<T>> {
     const { clock, log } = this.options;
     const started = clock.now();
     const outcome: SinkOutcome = { applied: 0, duplicates: 0, deadLettered: 0, attempts: 0, ms: 0 };
     const deadLetters: DeadLetter[] = [];
+    const acked: Envelope<T>[] = [];
     const firstFailure = new Map<string, number>();
     const bury = (e: Envelope<T>, error: AppError) => {
       const now = clock.now();
@@ -107,6 +132,7 @@ export class FanOut<T> {
         checkResult(sink.name, pending, result);
         outcome.applied += result.applied.length;
         outcome.duplicates += result.duplicates.length;
+        for (const id of [...result.applied, ...result.duplicates]) acked.push(byId.get(id)!);
         for (const f of result.failed) {
           const envelope = byId.get(f.id)!;
           if (!firstFailure.has(f.id)) firstFailure.set(f.id, clock.now());
@@ -128,13 +154,15 @@ export class FanOut<T> {
         for (const t of transient) bury(t.envelope, t.error);
         break;
       }
-      const delayMs = Math.max(policy.baseDelayMs / 2, backoffDelay(retriesSoFar, policy.baseDelayMs, policy.maxDelayMs, this.options.random));
+      // A server's Retry-After wins over a shorter backoff.
+      const hintedMs = Math.max(0, ...transient.map((t) => t.error.retryAfterMs ?? 0));
+      const delayMs = Math.max(hintedMs, policy.baseDelayMs / 2, backoffDelay(retriesSoFar, policy.baseDelayMs, policy.maxDelayMs, this.options.random));
       log.warn('sink failed; retrying', { sink: sink.name, envelopes: pending.length, attempt: outcome.attempts, delayMs, error: transient[0]!.error.message });
       this.options.onRetry?.({ sink: sink.name, attempt: outcome.attempts, envelopes: pending.length, delayMs, error: transient[0]!.error });
       await clock.sleep(delayMs, signal);
     }
     if (outcome.attempts > 1) this.options.onRetry?.({ sink: sink.name, recovered: true });
     outcome.ms = clock.now() - started;
-    return { outcome, deadLetters };
+    return { outcome, deadLetters, acked };
   }
 }

@@ -23,6 +23,12 @@ export type SinkResult = { applied: string[]; duplicates: string[]; failed: Sink
 export interface Sink<T> {
   readonly name: string;
   write(batch: Envelope<T>[]): Promise<SinkResult>;
+  /**
+   * Optional, for a store that can lose acknowledged writes without the writer noticing (Redis without
+   * persistence, restarted): called after every sink settled a batch and before its offsets are committed, with
+   * the envelopes this sink acknowledged. Answers the ids it no longer holds; they are written again.
+   */
+  recheck?(acknowledged: Envelope<T>[]): Promise<string[]>;
   /** Optional readiness probe for /health. */
   check?(): Promise<Record<string, unknown> | void>;
   close(): Promise<void>;
