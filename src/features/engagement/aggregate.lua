@@ -1,14 +1,21 @@
 -- Applies a batch of engagement events to the live aggregates, each at most once, atomically.
--- ARGV[1] key prefix, ARGV[2] ttl (s) of per-content keys, ARGV[3] recent-list cap, ARGV[4..] one JSON event each:
+-- ARGV[1] key prefix, ARGV[2] ttl (s) of per-content keys, ARGV[3] recent-list cap, ARGV[4] mode, ARGV[5..] one JSON event each:
 --   i id, b bucket, x bucket keys' expiry (unix s), c content id, y content type, e event type, u user id,
 --   ms duration ms (absent = null), p completion % as a string (absent = null), r recent-list entry (JSON),
 --   s slug, t title, l length seconds (absent = null)
--- Returns one code per event: 1 applied, 0 already applied (duplicate), -1 a key has the wrong type (nothing applied).
--- Key types are checked before any write, so an event either has its whole effect or none.
+-- Returns the state's epoch, then one code per event: 1 applied, 0 already applied (duplicate), -1 a key has the
+-- wrong type (nothing applied). Key types are checked before any write, so an event either has its whole effect or none.
+-- The epoch key is set when the state was built; without it (mode "write") Redis has lost its data (a restart
+-- without persistence) and nothing is applied: the answer is {""} and the caller rebuilds first (mode "rebuild").
 local P = ARGV[1]
 local ttl = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
-local out = {}
+local epoch = redis.call('GET', P .. 'eng:epoch')
+if not epoch then
+  if ARGV[4] ~= 'rebuild' then return {''} end
+  epoch = ''
+end
+local out = {epoch}
 local applied = 0
 
 -- Events of a batch share most keys (same bucket, same few contents): each key's type is checked and its
@@ -35,7 +42,7 @@ local function expireIn(key, seconds)
   end
 end
 
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local e = cjson.decode(ARGV[i])
   local seen = P .. 'eng:seen:' .. e.b
   local agg = P .. 'eng:agg:' .. e.b .. ':' .. e.c

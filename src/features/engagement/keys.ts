@@ -6,6 +6,9 @@ export const liveKeys = (prefix: string) => ({
   recent: (contentId: string) => `${prefix}eng:recent:${contentId}`,
   content: (contentId: string) => `${prefix}eng:content:${contentId}`,
   seen: (bucket: number) => `${prefix}eng:seen:${bucket}`,
+  /** Set when the live state was (re)built; missing = Redis lost its data (see RedisEngagementSink). */
+  epoch: `${prefix}eng:epoch`,
+  rebuildLock: `${prefix}eng:rebuild-lock`,
   /** Total events applied, ever (a plain counter for benchmarks and status). */
   applied: `${prefix}eng:applied`,
 });
