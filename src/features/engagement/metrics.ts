@@ -9,6 +9,8 @@ export const engagementMetrics = [
   { kind: 'counter', name: 'sillage_engagement_processor_records_total', help: 'Records the processor consumed from the engagement topic' },
   { kind: 'counter', name: 'sillage_engagement_sink_events_total', help: 'Events settled per sink, by outcome (applied, duplicate, dead_letter)', labelNames: ['sink', 'outcome'] },
   { kind: 'counter', name: 'sillage_engagement_dlq_total', help: 'Records sent to the dead-letter topic, by reason', labelNames: ['reason'] },
+  { kind: 'counter', name: 'sillage_engagement_redis_rebuilds_total', help: 'Times the live window was rebuilt from the warehouse because Redis had lost its data' },
+  { kind: 'gauge', name: 'sillage_engagement_rest_breaker_open', help: '1 while the REST sink circuit breaker is open (batches go to the DLQ at once)' },
   { kind: 'counter', name: 'sillage_engagement_late_events_total', help: 'Events older than every live window (no effect on the live aggregates)' },
   { kind: 'histogram', name: 'sillage_engagement_batch_seconds', help: 'Processor batch time: decode, enrich, all sinks, dead letters, commit', buckets: seconds },
   { kind: 'histogram', name: 'sillage_engagement_sink_seconds', help: 'Time a sink took to settle a batch (retries included)', labelNames: ['sink'], buckets: seconds },

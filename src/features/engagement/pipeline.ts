@@ -6,17 +6,18 @@ import type { Sql } from '../../platform/stores/postgres.ts';
 import { openKafka } from '../../platform/stores/kafka.ts';
 import { openPostgres } from '../../platform/stores/postgres.ts';
 import { openRedis } from '../../platform/stores/redis.ts';
-import { kafkaDeadLetters } from '../../platform/stream/dlq.ts';
 import { FanOut } from '../../platform/stream/fanout.ts';
 import { idempotentProducer, KafkaSource, waitForTopics } from '../../platform/stream/kafka.ts';
 import type { TelemetryBuffer } from '../../platform/workers/telemetry.ts';
+import { createTracing } from '../../platform/tracing.ts';
 import { ContentCatalogue, contentLookup, followContent } from './catalogue.ts';
 import { runCdcRelay, prepareReplication, type CdcStatus } from './cdc.ts';
 import type { EngagementEvent } from './model.ts';
 import type { PipelineOptions } from './options.ts';
 import { runProcessor, type BatchReport } from './processor.ts';
 import { openPublisher } from './publisher.ts';
-import { RedisEngagementSink } from './redis-sink.ts';
+import { engagementDeadLetters } from './dead-letters.ts';
+import { openSinks } from './sinks.ts';
 import { ensurePipelineTopics } from './topics.ts';
 
 /**
@@ -93,7 +94,11 @@ export async function runStreamProcessor(o: PipelineOptions, deps: RunDeps & { o
   const follow = new AbortController();
   const stopFollow = () => follow.abort();
   signal.addEventListener('abort', stopFollow, { once: true });
+  const tracing = await createTracing(o.tracing);
+  const closers: (() => Promise<unknown>)[] = [];
   try {
+    // The dead-letter index lives next to the source tables (a processor may start before any CDC relay did).
+    await pg.migrate();
     // The CDC relay creates the topics; wait for it a little so two processes do not race to create them.
     const admin = await kafka.admin();
     await waitForTopics(admin, [o.names.eventsTopic, o.names.contentTopic, o.names.dlqTopic], { timeoutMs: 10_000, signal });
@@ -104,19 +109,28 @@ export async function runStreamProcessor(o: PipelineOptions, deps: RunDeps & { o
     // Start once the catalogue has caught up, or after 10 s anyway: misses fall back to the database.
     await Promise.race([feed.ready, clock.sleep(10_000, signal)]);
     log.info('content catalogue loaded', { contents: catalogue.size });
-    const sink = new RedisEngagementSink({
+    const sinks = await openSinks(o, {
       redis: redis.redis,
-      prefix: o.redisPrefix,
-      windowMinutes: o.windowMinutes,
       clock,
       onLate: (n) => deps.telemetry.inc('sillage_engagement_late_events_total', {}, n),
+      onRebuild: (r) => {
+        if (r.phase === 'start') log.warn('Redis has no live state (restarted without persistence?); rebuilding the window from the warehouse');
+        else {
+          log.info('live window rebuilt from the warehouse', { events: r.events, ms: r.ms });
+          deps.telemetry.inc('sillage_engagement_redis_rebuilds_total');
+        }
+        deps.setState({ redisRebuild: r.phase === 'start' ? { startedAt: new Date(clock.now()).toISOString() } : null });
+      },
+      onBreakerChange: (state) => {
+        log.warn('REST sink circuit breaker', { state });
+        deps.telemetry.set('sillage_engagement_rest_breaker_open', {}, state === 'open' ? 1 : 0);
+        deps.setState({ restBreaker: state });
+      },
     });
-    // Every output goes in this list; a batch is committed when all of them have settled it. Redis retries
-    // without limit: the live view is the point of this pipeline, so while Redis is down the batch waits
-    // (uncommitted) for it rather than dead-lettering everything.
-    const sinks = [{ sink, policy: { retries: Infinity, baseDelayMs: 200, maxDelayMs: 5000 } }];
+    closers.push(() => sinks.close());
+    await sinks.warehouse.prepare();
     const fanOut = new FanOut<EngagementEvent>({
-      sinks,
+      sinks: sinks.entries,
       clock,
       log,
       onRetry: (r) =>
@@ -131,9 +145,10 @@ export async function runStreamProcessor(o: PipelineOptions, deps: RunDeps & { o
         source,
         catalogue,
         fanOut,
-        deadLetters: kafkaDeadLetters(producer),
+        deadLetters: engagementDeadLetters({ producer, topic: o.names.dlqTopic, sql: pg.sql }),
         clock,
         log,
+        tracing,
         onBatch: (r) => {
           batches++;
           events += r.envelopes;
@@ -159,6 +174,8 @@ export async function runStreamProcessor(o: PipelineOptions, deps: RunDeps & { o
   } finally {
     signal.removeEventListener('abort', stopFollow);
     follow.abort();
+    for (const close of closers) await close().catch(() => {});
+    await tracing.shutdown().catch(() => {});
     await producer.disconnect().catch(() => {});
     await kafka.close();
     await redis.close();

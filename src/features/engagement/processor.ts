@@ -1,6 +1,7 @@
 import type { Clock } from '../../platform/clock.ts';
 import { errorMessage } from '../../platform/errors.ts';
 import type { Logger } from '../../platform/log.ts';
+import { noTracing, type Tracing } from '../../platform/tracing.ts';
 import { deliverThenCommit, type Settled } from '../../platform/stream/ack.ts';
 import type { DeadLetter, DeadLetterPublisher } from '../../platform/stream/dlq.ts';
 import type { FanOut } from '../../platform/stream/fanout.ts';
@@ -39,6 +40,8 @@ export type ProcessorDeps = {
   log: Logger;
   /** Waits for content that is not known yet (its row may still be on its way) before dead-lettering the event. */
   unknownContent?: { retries: number; delayMs: number };
+  /** One span per batch (no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set). */
+  tracing?: Tracing;
 };
 
 export type BatchReport = Settled & {
@@ -96,8 +99,11 @@ export async function processBatch(deps: ProcessorDeps, batch: SourceBatch, sign
 
 /** Runs the processor until the signal aborts; a batch that throws is not committed and comes again. */
 export async function runProcessor(deps: ProcessorDeps & { source: Source; onBatch?: (report: BatchReport, batch: SourceBatch) => void }, signal: AbortSignal) {
+  const tracing = deps.tracing ?? noTracing;
   await deps.source.run(async (batch) => {
-    const report = await processBatch(deps, batch, signal);
+    const report = await tracing.span('engagement.batch', { 'messaging.destination.name': batch.lane, 'messaging.batch.message_count': batch.records.length }, () =>
+      processBatch(deps, batch, signal),
+    );
     deps.onBatch?.(report, batch);
   }, signal);
 }
