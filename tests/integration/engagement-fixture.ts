@@ -18,6 +18,8 @@ export function pipelineEnv(extra: Record<string, string> = {}) {
     KAFKA_BOOTSTRAP_SERVERS: services.kafka?.join(',') ?? '127.0.0.1:1',
     REDIS_URL: services.redis ?? 'redis://127.0.0.1:1',
     DATABASE_SCHEMA: id,
+    WAREHOUSE_SCHEMA: `${id}_wh`,
+    WAREHOUSE_FLUSH_INTERVAL_MS: '50',
     REDIS_KEY_PREFIX: `${id}:`,
     KAFKA_TOPIC_ENGAGEMENT_EVENTS: `${id}.events`,
     KAFKA_TOPIC_CONTENT: `${id}.content`,
@@ -40,6 +42,7 @@ export async function cleanupPipeline(names: EngagementNames, prefix: string) {
   try {
     await dropReplication(sql, names);
     await sql.unsafe(`DROP SCHEMA IF EXISTS "${names.schema}" CASCADE`);
+    await sql.unsafe(`DROP SCHEMA IF EXISTS "${names.schema}_wh" CASCADE`);
   } finally {
     await sql.end();
   }
