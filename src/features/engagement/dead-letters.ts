@@ -98,8 +98,9 @@ export async function findDeadLetters(sql: Sql, f: DeadLetterFilter): Promise<De
     LIMIT ${f.limit}`;
 }
 
-export async function countDeadLetters(sql: Sql): Promise<{ total: number; pending: number }> {
-  const [row] = await sql<{ total: string; pending: string }[]>`SELECT count(*) AS total, count(*) FILTER (WHERE replayed_at IS NULL) AS pending FROM dead_letters`;
+export async function countDeadLetters(sql: Sql, sink?: string): Promise<{ total: number; pending: number }> {
+  const [row] = await sql<{ total: string; pending: string }[]>`
+    SELECT count(*) AS total, count(*) FILTER (WHERE replayed_at IS NULL) AS pending FROM dead_letters ${sink !== undefined ? sql`WHERE sink = ${sink}` : sql``}`;
   return { total: Number(row!.total), pending: Number(row!.pending) };
 }
 

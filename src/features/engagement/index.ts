@@ -5,6 +5,10 @@ import { engagementMetrics } from './metrics.ts';
 import { pipelineOptions } from './options.ts';
 import { engagementNames } from './names.ts';
 import { engagementRoutes } from './routes.ts';
+import { EngagementAccess } from './access.ts';
+import { dlqRoutes } from './dlq-routes.ts';
+import { warehouseRoutes } from './warehouse-routes.ts';
+import type { WarehouseCall, WarehouseReply } from './warehouse/rpc.ts';
 import { consumerLag, pipelineProblem, slotStatus } from './status.ts';
 
 export const CDC_WORKER = 'engagement-cdc';
@@ -24,17 +28,27 @@ export function engagement(ctx: AppContext) {
       : config.ENGAGEMENT_PIPELINE === 'off'
         ? 'ENGAGEMENT_PIPELINE=off'
         : undefined;
+  const access = new EngagementAccess(ctx);
+  accessOf.set(ctx, access);
   if (disabledReason) ctx.health.register({ name: 'engagement', disabledReason });
   else startPipeline(ctx);
-  return new Elysia({ name: 'engagement' }).use(engagementRoutes(ctx));
+  return new Elysia({ name: 'engagement' }).use(engagementRoutes(ctx)).use(warehouseRoutes(ctx, access)).use(dlqRoutes(ctx, access));
 }
+
+const accessOf = new WeakMap<AppContext, EngagementAccess>();
 
 /** Starts one of the two pipeline workers under the app's supervisor (also used to restart one in tests). */
 export function spawnPipelineWorker(ctx: AppContext, name: typeof CDC_WORKER | typeof PROCESSOR_WORKER) {
   const options = pipelineOptions(ctx.config);
   const url = new URL(name === CDC_WORKER ? './cdc.worker.ts' : './processor.worker.ts', import.meta.url);
-  const onEvent = (m: TelemetryMessage) => applyTelemetry(ctx.metrics, engagementMetrics, m);
-  return ctx.workers.spawn<typeof options, never, TelemetryMessage>({ name, url, options, onEvent });
+  const access = accessOf.get(ctx);
+  const onEvent = (m: TelemetryMessage | WarehouseReply) => {
+    if (m.type === 'warehouse-reply') access?.receive(m);
+    else applyTelemetry(ctx.metrics, engagementMetrics, m);
+  };
+  const handle = ctx.workers.spawn<typeof options, WarehouseCall, TelemetryMessage | WarehouseReply>({ name, url, options, onEvent });
+  if (name === PROCESSOR_WORKER) access?.attachProcessor(handle);
+  return handle;
 }
 
 function startPipeline(ctx: AppContext) {
@@ -75,6 +89,9 @@ function startPipeline(ctx: AppContext) {
         consumer,
         last_commit_at: (workers[PROCESSOR_WORKER]?.lastCommitAt as string | undefined) ?? null,
         cdc: workers[CDC_WORKER]?.cdc ?? null,
+        warehouse: ctx.config.warehouse,
+        rest: ctx.config.EXTERNAL_SINK_URL ? { breaker: workers[PROCESSOR_WORKER]?.restBreaker ?? 'closed' } : null,
+        redis_rebuild: workers[PROCESSOR_WORKER]?.redisRebuild ?? null,
       };
     },
   });

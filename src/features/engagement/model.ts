@@ -104,3 +104,65 @@ export const RecentEvent = t.Object(
   { additionalProperties: true },
 );
 export const RecentEventsReply = t.Object({ items: t.Array(RecentEvent) });
+
+// ---- Warehouse and DLQ API (part 2)
+
+const Day = t.String({ format: 'date', description: 'a UTC day, YYYY-MM-DD' });
+export const WarehouseRangeQuery = t.Object({
+  from: t.Optional(Day),
+  to: t.Optional(Day),
+  content_id: t.Optional(Uuid),
+  content_type: t.Optional(t.Union(CONTENT_TYPES.map((c) => t.Literal(c)), { description: 'only this type' })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),
+});
+
+const Measures = {
+  content_id: t.String(),
+  content_type: t.String(),
+  events: t.Integer(),
+  plays: t.Integer(),
+  pauses: t.Integer(),
+  finishes: t.Integer(),
+  clicks: t.Integer(),
+  unique_users: t.Integer({ description: 'exact count of distinct users' }),
+  total_engagement_seconds: t.Number(),
+  avg_engagement_seconds: Nullable(t.Number()),
+  avg_completion_pct: Nullable(t.Number()),
+};
+export const DailyReply = t.Object({ from: t.String(), to: t.String(), items: t.Array(t.Object({ day: t.String(), ...Measures })) });
+export const HourlyReply = t.Object({ from: t.String(), to: t.String(), items: t.Array(t.Object({ hour: t.String({ description: 'start of the UTC hour' }), ...Measures })) });
+
+export const DlqQuery = t.Object({
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+  sink: t.Optional(t.String({ minLength: 1, maxLength: 64, description: 'only letters of this sink (redis, warehouse, rest)' })),
+  reason: t.Optional(t.String({ minLength: 1, maxLength: 64, description: 'only this reason (rest_rejected, unknown_content…)' })),
+  pending: t.Optional(t.Boolean({ description: 'only letters not replayed yet' })),
+});
+export const DeadLetterItem = t.Object({
+  id: t.Union([t.String(), t.Null()], { description: 'message id (engagement_events:<id>); null when the record could not be decoded' }),
+  sink: t.Union([t.String(), t.Null()], { description: 'the sink that gave up; null when refused before the fan-out' }),
+  reason: t.String(),
+  error: t.String(),
+  attempts: t.Integer(),
+  first_failure: t.String(),
+  last_failure: t.String(),
+  dead_at: t.String(),
+  replayed_at: t.Union([t.String(), t.Null()]),
+  source: t.Object({ topic: t.String(), partition: t.Integer(), offset: t.String() }),
+  key: t.Union([t.String(), t.Null()]),
+  value: t.Union([t.String(), t.Null()], { description: 'the original record value (UTF-8)' }),
+});
+export const DlqReply = t.Object({ topic: t.String(), total: t.Integer(), pending: t.Integer(), items: t.Array(DeadLetterItem) });
+
+export const ReplayQuery = t.Object({
+  sink: t.Optional(t.String({ minLength: 1, maxLength: 64, description: 'replay only letters of this sink, to it' })),
+  ids: t.Optional(t.String({ pattern: '^[\\w:.-]+(,[\\w:.-]+)*$', description: 'comma-separated message ids (engagement_events:42 or 42); all pending letters when absent' })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),
+});
+export const ReplayReply = t.Object({
+  replayed: t.Integer({ description: 'letters whose sinks all acknowledged (marked replayed)' }),
+  applied: t.Integer(),
+  duplicates: t.Integer({ description: 'already applied: replay is idempotent' }),
+  failed: t.Array(t.Object({ id: t.Union([t.String(), t.Null()]), sink: t.Union([t.String(), t.Null()]), error: t.String() })),
+  remaining: t.Integer({ description: 'letters still pending (of this sink when given)' }),
+});

@@ -18,6 +18,7 @@ import { runProcessor, type BatchReport } from './processor.ts';
 import { openPublisher } from './publisher.ts';
 import { engagementDeadLetters } from './dead-letters.ts';
 import { openSinks } from './sinks.ts';
+import { serveWarehouse, type WarehouseCall, type WarehouseReply } from './warehouse/rpc.ts';
 import { ensurePipelineTopics } from './topics.ts';
 
 /**
@@ -84,7 +85,14 @@ async function waitForSlot(sql: Sql, slot: string, o: { log: Logger; clock: Cloc
   if (announced) o.setState({ standby: false });
 }
 
-export async function runStreamProcessor(o: PipelineOptions, deps: RunDeps & { onBatch?: (r: BatchReport) => void }, signal: AbortSignal) {
+export type ProcessorDeps = RunDeps & {
+  onBatch?: (r: BatchReport) => void;
+  /** Inside the server's worker: the API's calls on a DuckDB warehouse this job owns come through here. */
+  emit?: (reply: WarehouseReply) => void;
+  onCommand?: (handler: (call: WarehouseCall) => void | Promise<void>) => void;
+};
+
+export async function runStreamProcessor(o: PipelineOptions, deps: ProcessorDeps, signal: AbortSignal) {
   const clock = deps.clock ?? systemClock;
   const log = deps.log.child({ component: 'engagement-processor' });
   const pg = openPostgres({ url: o.databaseUrl, schema: o.names.schema, migrationsDir: join(ROOT, 'db/postgres'), max: 2 });
@@ -129,6 +137,7 @@ export async function runStreamProcessor(o: PipelineOptions, deps: RunDeps & { o
     });
     closers.push(() => sinks.close());
     await sinks.warehouse.prepare();
+    if (deps.emit && deps.onCommand) deps.onCommand(serveWarehouse(sinks.warehouse, deps.emit));
     const fanOut = new FanOut<EngagementEvent>({
       sinks: sinks.entries,
       clock,
