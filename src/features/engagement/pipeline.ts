@@ -122,7 +122,7 @@ export async function runStreamProcessor(o: PipelineOptions, deps: ProcessorDeps
       clock,
       onLate: (n) => deps.telemetry.inc('sillage_engagement_late_events_total', {}, n),
       onRebuild: (r) => {
-        if (r.phase === 'start') log.warn('Redis has no live state (first start, or Redis restarted without persistence); building the live window from the warehouse');
+        if (r.phase === 'start') log.info('Redis has no live state (first start, or Redis restarted without persistence); building the live window from the warehouse');
         else {
           log.info('live window rebuilt from the warehouse', { events: r.events, ms: r.ms });
           deps.telemetry.inc('sillage_engagement_redis_rebuilds_total');
