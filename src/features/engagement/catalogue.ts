@@ -56,13 +56,20 @@ export class ContentCatalogue {
   }
 }
 
+type ContentRow = { id: string; slug: string; title: string; content_type: Content['content_type']; length_seconds: number | null; publish_ts: Date | null };
+const contentOf = (r: ContentRow): Content => ({ ...r, publish_ts: r.publish_ts ? r.publish_ts.toISOString() : null });
+
 /** One query for many ids, in the same shape as the content topic's values. */
 export function contentLookup(sql: Sql): (ids: string[]) => Promise<Content[]> {
   return async (ids) => {
-    const rows = await sql<{ id: string; slug: string; title: string; content_type: Content['content_type']; length_seconds: number | null; publish_ts: Date | null }[]>`
-      SELECT id, slug, title, content_type, length_seconds, publish_ts FROM content WHERE id = ANY(${ids}::uuid[])`;
-    return rows.map((r) => ({ ...r, publish_ts: r.publish_ts ? r.publish_ts.toISOString() : null }));
+    const rows = await sql<ContentRow[]>`SELECT id, slug, title, content_type, length_seconds, publish_ts FROM content WHERE id = ANY(${ids}::uuid[])`;
+    return rows.map(contentOf);
   };
+}
+
+/** The whole content table (backfill loads it once instead of following the topic). */
+export async function allContent(sql: Sql): Promise<Content[]> {
+  return (await sql<ContentRow[]>`SELECT id, slug, title, content_type, length_seconds, publish_ts FROM content`).map(contentOf);
 }
 
 /**

@@ -53,25 +53,37 @@ export type BatchReport = Settled & {
   ms: number;
 };
 
+/** An event decoded from its record (or, for backfill, read from its row), ready for enrichment. */
+export type DecodedEvent = { record: SourceRecord; id: string; event: EngagementEventMessage; committedAt: string | null };
+
+/** A batch's records refused before the fan-out (decode, enrichment), counted by reason. */
+export class Rejections {
+  readonly letters: DeadLetter[] = [];
+  readonly byReason: Record<string, number> = {};
+  constructor(private clock: Clock) {}
+  add(record: SourceRecord, reason: string, error: string, id?: string) {
+    const now = this.clock.now();
+    this.letters.push({ record, id, reason, error, attempts: 1, firstFailureMs: now, lastFailureMs: now });
+    this.byReason[reason] = (this.byReason[reason] ?? 0) + 1;
+  }
+}
+
 /** decode → enrich (content join) → transform → fan out to every sink → dead letters → commit. */
 export async function processBatch(deps: ProcessorDeps, batch: SourceBatch, signal?: AbortSignal): Promise<BatchReport> {
-  const { clock, catalogue } = deps;
-  const started = clock.now();
-  const rejected: DeadLetter[] = [];
-  const rejectedBy: Record<string, number> = {};
-  const reject = (record: SourceRecord, reason: string, error: string, id?: string) => {
-    const now = clock.now();
-    rejected.push({ record, id, reason, error, attempts: 1, firstFailureMs: now, lastFailureMs: now });
-    rejectedBy[reason] = (rejectedBy[reason] ?? 0) + 1;
-  };
-
-  const decoded: { record: SourceRecord; id: string; event: EngagementEventMessage; committedAt: string | null }[] = [];
+  const started = deps.clock.now();
+  const rejected = new Rejections(deps.clock);
+  const decoded: DecodedEvent[] = [];
   for (const record of batch.records) {
     const d = decodeEvent(record);
     if (d.ok) decoded.push({ record, ...d });
-    else reject(record, d.reason, d.error);
+    else rejected.add(record, d.reason, d.error);
   }
+  return deliverDecoded(deps, batch, decoded, rejected, started, signal);
+}
 
+/** The stages after decoding, shared by the stream processor and backfill so both paths enrich and dedupe alike. */
+export async function deliverDecoded(deps: ProcessorDeps, batch: SourceBatch, decoded: DecodedEvent[], rejected: Rejections, started: number, signal?: AbortSignal): Promise<BatchReport> {
+  const { clock, catalogue } = deps;
   const wanted = decoded.flatMap((d) => (d.event.content_id ? [d.event.content_id] : []));
   let contents = await catalogue.resolve(wanted);
   const { retries, delayMs } = deps.unknownContent ?? { retries: 3, delayMs: 250 };
@@ -85,16 +97,16 @@ export async function processBatch(deps: ProcessorDeps, batch: SourceBatch, sign
     const contentId = d.event.content_id;
     const content = contentId ? contents.get(contentId) : undefined;
     if (!contentId || !content) {
-      reject(d.record, 'unknown_content', contentId ? `Content ${contentId} is neither in the content topic nor in the content table.` : 'The event has no content_id.', d.id);
+      rejected.add(d.record, 'unknown_content', contentId ? `Content ${contentId} is neither in the content topic nor in the content table.` : 'The event has no content_id.', d.id);
       continue;
     }
     envelopes.push({ id: d.id, value: enrich({ ...d.event, content_id: contentId }, content, d.committedAt), record: d.record });
   }
 
-  const settled = await deliverThenCommit({ batch, envelopes, rejected, fanOut: deps.fanOut, deadLetters: deps.deadLetters, signal });
+  const settled = await deliverThenCommit({ batch, envelopes, rejected: rejected.letters, fanOut: deps.fanOut, deadLetters: deps.deadLetters, signal });
   const now = clock.now();
   const endToEndMs = envelopes.map((e) => now - Date.parse(e.value.committed_at ?? e.value.event_ts));
-  return { ...settled, records: batch.records.length, envelopes: envelopes.length, rejectedBy, endToEndMs, ms: now - started };
+  return { ...settled, records: batch.records.length, envelopes: envelopes.length, rejectedBy: rejected.byReason, endToEndMs, ms: now - started };
 }
 
 /** Runs the processor until the signal aborts; a batch that throws is not committed and comes again. */
