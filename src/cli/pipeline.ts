@@ -142,11 +142,14 @@ const setState = (s: Record<string, unknown>) => log.debug('state', s);
 /** Restarts a failed job with a capped backoff, as the worker supervisor does inside the server. */
 async function supervise(name: string, job: () => Promise<void>) {
   for (let attempt = 0; !stop.signal.aborted; attempt++) {
+    const started = Date.now();
     try {
       await job();
       return;
     } catch (error) {
       if (stop.signal.aborted) return;
+      // A job that ran a while before failing starts its backoff afresh.
+      if (Date.now() - started > 30_000) attempt = 0;
       const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
       log.error(`${name} failed; restarting`, { error: (error as Error).message, delayMs });
       await Bun.sleep(delayMs);
