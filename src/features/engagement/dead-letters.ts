@@ -22,6 +22,7 @@ export async function indexDeadLetters(sql: Sql, letters: DeadLetter[]) {
   const rows = new Map<string, Record<string, unknown>>();
   for (const l of letters) {
     const row = {
+      letter_key: letterKey(l),
       source_topic: l.record.topic,
       source_partition: l.record.partition,
       source_offset: l.record.offset,
@@ -36,16 +37,22 @@ export async function indexDeadLetters(sql: Sql, letters: DeadLetter[]) {
       record_value: l.record.value,
       headers: sql.json(l.record.headers),
     };
-    rows.set(`${row.source_topic}\0${row.source_partition}\0${row.source_offset}\0${row.sink}`, row);
+    rows.set(row.letter_key, row);
   }
   await sql`
     INSERT INTO dead_letters ${sql([...rows.values()])}
-    ON CONFLICT (source_topic, source_partition, source_offset, sink) DO UPDATE SET
+    ON CONFLICT (letter_key) DO UPDATE SET
       reason = excluded.reason, error = excluded.error, attempts = excluded.attempts, last_failure = excluded.last_failure,
+      source_topic = excluded.source_topic, source_partition = excluded.source_partition, source_offset = excluded.source_offset,
       record_key = excluded.record_key, record_value = excluded.record_value, headers = excluded.headers, replayed_at = NULL`;
 }
 
+/** One letter per event and sink; a record that could not be decoded is known by its position. */
+export const letterKey = (l: Pick<DeadLetter, 'id' | 'sink' | 'record'>) =>
+  `${l.id ?? `${l.record.topic}/${l.record.partition}/${l.record.offset}`}|${l.sink ?? ''}`;
+
 export type DeadLetterRow = {
+  letter_key: string;
   source_topic: string;
   source_partition: number;
   source_offset: string;
@@ -86,7 +93,7 @@ export type DeadLetterFilter = { sink?: string; reason?: string; ids?: string[];
 
 export async function findDeadLetters(sql: Sql, f: DeadLetterFilter): Promise<DeadLetterRow[]> {
   return sql<DeadLetterRow[]>`
-    SELECT source_topic, source_partition, source_offset::text AS source_offset, sink, message_id, reason, error, attempts, first_failure,
+    SELECT letter_key, source_topic, source_partition, source_offset::text AS source_offset, sink, message_id, reason, error, attempts, first_failure,
            last_failure, record_key, record_value, headers, dead_at, replayed_at
     FROM dead_letters
     WHERE true
@@ -104,14 +111,15 @@ export async function countDeadLetters(sql: Sql, sink?: string): Promise<{ total
   return { total: Number(row!.total), pending: Number(row!.pending) };
 }
 
-export async function markReplayed(sql: Sql, rows: Pick<DeadLetterRow, 'source_topic' | 'source_partition' | 'source_offset' | 'sink'>[]) {
+export async function markReplayed(sql: Sql, rows: Pick<DeadLetterRow, 'letter_key'>[]) {
   if (!rows.length) return;
-  await sql`
-    UPDATE dead_letters d SET replayed_at = now()
-    FROM (SELECT * FROM unnest(${rows.map((r) => r.source_topic)}::text[], ${rows.map((r) => r.source_partition)}::int[],
-                               ${rows.map((r) => r.source_offset)}::bigint[], ${rows.map((r) => r.sink)}::text[])
-          AS k(source_topic, source_partition, source_offset, sink)) k
-    WHERE d.source_topic = k.source_topic AND d.source_partition = k.source_partition AND d.source_offset = k.source_offset AND d.sink = k.sink`;
+  await sql`UPDATE dead_letters SET replayed_at = now() WHERE letter_key = ANY(${rows.map((r) => r.letter_key)})`;
+}
+
+/** A replay that failed again: the letter stays pending with the new reason, one more attempt. */
+export async function markReplayFailed(sql: Sql, failures: { letter_key: string; reason: string; error: string }[]) {
+  for (const f of failures)
+    await sql`UPDATE dead_letters SET reason = ${f.reason}, error = ${f.error.slice(0, 4000)}, attempts = attempts + 1, last_failure = now() WHERE letter_key = ${f.letter_key}`;
 }
 
 /** The record a letter was made from, as the processor first received it. */

@@ -4,7 +4,7 @@ import { asSinkError, checkResult, type Sink } from '../../platform/stream/sink.
 import type { Envelope } from '../../platform/stream/types.ts';
 import type { Sql } from '../../platform/stores/postgres.ts';
 import type { ContentCatalogue } from './catalogue.ts';
-import { countDeadLetters, findDeadLetters, markReplayed, recordOf, type DeadLetterRow } from './dead-letters.ts';
+import { countDeadLetters, findDeadLetters, markReplayed, markReplayFailed, recordOf, type DeadLetterRow } from './dead-letters.ts';
 import type { EngagementEvent, EngagementEventMessage } from './model.ts';
 import { decodeEvent } from './processor.ts';
 import { enrich } from './transform.ts';
@@ -44,12 +44,17 @@ export async function replayDeadLetters(
   }
 
   const failed: ReplayFailure[] = [];
+  const again: { letter_key: string; reason: string; error: string }[] = [];
+  const fail = (letter: DeadLetterRow, sink: string | null, reason: string, error: string) => {
+    failed.push({ id: letter.message_id, sink, error: `${reason}: ${error}` });
+    again.push({ letter_key: letter.letter_key, reason, error });
+  };
   const decoded: { letter: DeadLetterRow; id: string; event: EngagementEventMessage }[] = [];
   const wanted: string[] = [];
   for (const letter of letters) {
     const d = decodeEvent(recordOf(letter));
     if (!d.ok) {
-      failed.push({ id: letter.message_id, sink: letter.sink || null, error: `${d.reason}: ${d.error}` });
+      fail(letter, letter.sink || null, d.reason, d.error);
       continue;
     }
     if (d.event.content_id) wanted.push(d.event.content_id);
@@ -61,13 +66,13 @@ export async function replayDeadLetters(
     const contentId = item.event.content_id;
     const content = contentId ? contents.get(contentId) : undefined;
     if (!content || !contentId) {
-      failed.push({ id: item.id, sink: item.letter.sink || null, error: `unknown_content: content ${contentId ?? '(none)'} is still unknown.` });
+      fail(item.letter, item.letter.sink || null, 'unknown_content', `Content ${contentId ?? '(none)'} is still unknown.`);
       continue;
     }
     const envelope: Envelope<EngagementEvent> = { id: item.id, value: enrich({ ...item.event, content_id: contentId }, content, null), record: recordOf(item.letter) };
     for (const target of item.letter.sink ? [item.letter.sink] : [...sinks.keys()]) {
       if (!sinks.has(target)) {
-        failed.push({ id: item.letter.message_id, sink: target, error: `sink ${target} is not enabled in this process.` });
+        fail(item.letter, target, 'sink_disabled', `Sink ${target} is not enabled in this process.`);
         continue;
       }
       bySink.set(target, [...(bySink.get(target) ?? []), { letter: item.letter, envelope }]);
@@ -89,16 +94,21 @@ export async function replayDeadLetters(
       applied += result.applied.length;
       duplicates += result.duplicates.length;
       const ok = new Set([...result.applied, ...result.duplicates]);
-      for (const f of result.failed) failed.push({ id: f.id, sink: name, error: `${f.error.code}: ${f.error.message}` });
-      for (const item of items) if (ok.has(item.envelope.id)) acked.set(item.letter, (acked.get(item.letter) ?? 0) + 1);
+      const errors = new Map(result.failed.map((f) => [f.id, f.error]));
+      for (const item of items) {
+        if (ok.has(item.envelope.id)) acked.set(item.letter, (acked.get(item.letter) ?? 0) + 1);
+        const e = errors.get(item.envelope.id);
+        if (e) fail(item.letter, name, e.code, e.message);
+      }
     } catch (error) {
       const e = asSinkError(name, error);
       deps.log.warn('dlq replay: sink failed', { sink: name, events: batch.length, error: errorMessage(e) });
-      for (const item of unique.values()) failed.push({ id: item.envelope.id, sink: name, error: `${e.code}: ${e.message}` });
+      for (const item of items) fail(item.letter, name, e.code, e.message);
     }
   }
   const done = [...needed].filter(([letter, n]) => acked.get(letter) === n).map(([letter]) => letter);
   await markReplayed(sql, done);
+  await markReplayFailed(sql, again);
   const counts = await countDeadLetters(sql, req.sink);
   return { replayed: done.length, applied, duplicates, failed, remaining: counts.pending };
 }
