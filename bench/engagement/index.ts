@@ -20,6 +20,7 @@ import { openPublisher } from '../../src/features/engagement/publisher.ts';
 import { RedisEngagementSink } from '../../src/features/engagement/redis-sink.ts';
 import { enrich } from '../../src/features/engagement/transform.ts';
 import { kafkajsConsume, kafkajsProduce, platformaticConsume, platformaticProduce, type Msg } from './kafka-clients.ts';
+import { backfillThroughput, sinkThroughput, streamingExactlyOnce, type Part2 } from './part2.ts';
 
 const ROOT = join(import.meta.dir, '../..');
 const env = Bun.env;
@@ -54,7 +55,8 @@ async function untilTrue(fn: () => Promise<boolean>, timeoutMs: number, what: st
 
 const bench: BenchModule = {
   name: 'engagement',
-  description: 'Postgres → CDC → Kafka → processor → Redis: stages in isolation, sustained end-to-end throughput, commit→visible latency, kafkajs vs @platformatic/kafka',
+  description:
+    'Postgres → CDC → Kafka → processor → Redis + warehouse + REST: stages and sinks in isolation, backfill, sustained end-to-end throughput, commit→visible latency, exactly-once on vs off, kafkajs vs @platformatic/kafka (BENCH_PARTS=clients,stages,sinks,backfill,eos,e2e to pick)',
   async run({ quick, log }) {
     if (!DATABASE_URL || !BROKERS || !REDIS_URL) throw new Error('needs DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and REDIS_URL (source .cache/services.env)');
     const id = `bench_${process.pid.toString(36)}_${Date.now().toString(36)}`;
@@ -70,14 +72,21 @@ const bench: BenchModule = {
     const slots: EngagementNames[] = [];
     let server: ReturnType<typeof Bun.spawn> | undefined;
     const dataDir = mkdtempSync(join(tmpdir(), 'sillage-bench-eng-'));
+    const parts = new Set((env.BENCH_PARTS ?? 'clients,stages,sinks,backfill,eos,e2e').split(','));
+    // The REST sink's endpoint, in a process of its own.
+    const receiver = Bun.spawn(['bun', 'bench/engagement/receiver-child.ts'], { cwd: ROOT, stdout: 'pipe', stderr: 'inherit' });
     const names = (suffix: string): EngagementNames => ({
       schema: `${id}_${suffix}`, slot: `sillage_${id}_${suffix}`, publication: `sillage_${id}_${suffix}`, eventsTopic: `${id}.${suffix}.events`,
       contentTopic: `${id}.${suffix}.content`, dlqTopic: `${id}.${suffix}.events.dlq`, group: `${id}.${suffix}.processor`,
     });
     try {
-      // ---- Kafka clients: the same records, idempotent producer, acks=all, batches of 1,000
+      const { value: first } = await receiver.stdout.getReader().read();
+      const receiverUrl = (JSON.parse(new TextDecoder().decode(first)) as { url: string }).url;
+      const part2: Part2 = { quick, log, id, world, sql, redis, dataDir, receiverUrl, names, schemas, slots, topics, env };
       const n = quick ? 20_000 : 100_000;
       const messages = cdcShaped(world, n);
+      if (parts.has('clients')) {
+      // ---- Kafka clients: the same records, idempotent producer, acks=all, batches of 1,000
       for (const client of ['kafkajs', 'platformatic'] as const) {
         const topic = `${id}.clients.${client}`;
         topics.push(topic);
@@ -95,6 +104,8 @@ const bench: BenchModule = {
         { name: 'Kafka consume, @platformatic/kafka', value: plC, unit: 'msg/s', higherIsBetter: true },
       );
 
+      }
+
       // ---- decode + enrich + transform (CPU only, no I/O)
       const catalogue = contentOf(world);
       const records: SourceRecord[] = messages.map((m, i) => ({ topic: 't', partition: 0, offset: String(i), key: Buffer.from(m.key), value: Buffer.from(m.value), headers: m.headers, timestampMs: 0 }));
@@ -106,6 +117,10 @@ const bench: BenchModule = {
       }
       results.push({ name: 'decode + enrich + transform (CPU)', value: n / ((performance.now() - t0) / 1000), unit: 'ev/s', higherIsBetter: true });
 
+      if (parts.has('sinks')) results.push(...(await sinkThroughput(part2, envelopes)));
+      if (parts.has('backfill')) results.push(...(await backfillThroughput(part2)));
+      if (parts.has('eos')) results.push(...(await streamingExactlyOnce(part2)));
+      if (parts.has('stages')) {
       // ---- Redis sink alone
       const prefix = `${id}:sink:`;
       const sink = new RedisEngagementSink({ redis, prefix, windowMinutes: 10, clock: systemClock });
@@ -147,8 +162,10 @@ const bench: BenchModule = {
         log(`CDC ${mode}: ${Math.round(rate)} ev/s`);
       }
       await pg.close();
+      }
+      if (!parts.has('e2e')) return results;
 
-      // ---- End to end through the real server (workers), sustained and latency
+      // ---- End to end through the real server (workers, all three sinks), sustained and latency
       const e2e = names('e2e');
       schemas.push(e2e.schema);
       slots.push(e2e);
@@ -158,7 +175,9 @@ const bench: BenchModule = {
         ...env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'error', LOG_FORMAT: 'json', ROLE: 'all', DATABASE_SCHEMA: e2e.schema,
         REDIS_KEY_PREFIX: `${id}:e2e:`, KAFKA_TOPIC_ENGAGEMENT_EVENTS: e2e.eventsTopic, KAFKA_TOPIC_CONTENT: e2e.contentTopic, KAFKA_CONSUMER_GROUP: e2e.group,
         CDC_SLOT_NAME: e2e.slot, CDC_PUBLICATION_NAME: e2e.publication, BATCH_SIZE: env.BENCH_BATCH_SIZE ?? '500',
+        WAREHOUSE_SCHEMA: `${e2e.schema}_wh`, EXTERNAL_SINK_URL: receiverUrl, ENGAGEMENT_PIPELINE: 'auto', STREAMS_DIR: join(dataDir, 'no-streams'),
       };
+      schemas.push(`${e2e.schema}_wh`);
       server = Bun.spawn(['bun', 'src/main.ts'], { cwd: ROOT, env: serverEnv, stdout: 'ignore', stderr: 'inherit' });
       const base = `http://127.0.0.1:${port}`;
       await waitUp(`${base}/health`, 30_000);
@@ -249,6 +268,8 @@ const bench: BenchModule = {
         server.kill('SIGTERM');
         await server.exited;
       }
+      receiver.kill('SIGTERM');
+      await receiver.exited;
       for (const s of slots) await dropReplication(sql, s).catch((e) => log(`cleanup: ${e.message}`));
       for (const s of schemas) await sql.unsafe(`DROP SCHEMA IF EXISTS "${s}" CASCADE`).catch(() => {});
       const existing = new Set(await admin.listTopics());

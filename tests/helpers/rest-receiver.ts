@@ -43,6 +43,8 @@ export async function startRestReceiver(options: { port?: number; random?: () =>
   const hanging = new Set<() => void>();
 
   const handle = async (req: Request): Promise<Response> => {
+    // Counts for a receiver running in another process (benchmarks).
+    if (req.method === 'GET') return Response.json({ applied: applied.size, receipts: receipts.length, requests: requests.length });
     const gzip = req.headers.get('content-encoding') === 'gzip';
     const raw = new Uint8Array(await req.arrayBuffer());
     const text = new TextDecoder().decode(gzip ? Bun.gunzipSync(raw) : raw);
