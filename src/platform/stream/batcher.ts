@@ -6,15 +6,16 @@ type Waiting<Item, Outcome> = { items: Item[]; resolve(outcomes: Outcome[]): voi
 /**
  * Gathers the items of concurrent callers into one flush: a flush starts when `maxItems` wait, or when the
  * oldest waiting item has waited `maxWaitMs`. Each caller's promise settles with the outcomes of its own items
- * (in order) once the flush holding them has finished, so "resolved" still means "stored". Flushes run one at
- * a time (a store such as DuckDB takes one writer); items arriving meanwhile wait for the next one.
+ * (in order) once the flush holding them has finished, so "resolved" still means "stored". At most
+ * `maxConcurrentFlushes` run at once (1 for a store that takes one writer, such as DuckDB); items arriving
+ * while that many are running wait for the next one.
  */
 export class MicroBatcher<Item, Outcome> {
   private waiting: Waiting<Item, Outcome>[] = [];
   private count = 0;
   private oldestAt = 0;
   private timer: AbortController | undefined;
-  private flushing: Promise<void> | undefined;
+  private running = new Set<Promise<void>>();
 
   constructor(
     private options: {
@@ -22,14 +23,16 @@ export class MicroBatcher<Item, Outcome> {
       maxWaitMs: number;
       /** Stores the items and returns one outcome per item, in order; a throw fails every caller of the flush. */
       flush(items: Item[]): Promise<Outcome[]>;
+      maxConcurrentFlushes?: number;
       clock?: Clock;
     },
   ) {
     if (!(options.maxItems >= 1)) throw new Error(`maxItems must be at least 1 (got ${options.maxItems})`);
     if (!(options.maxWaitMs >= 0)) throw new Error(`maxWaitMs must be 0 or more (got ${options.maxWaitMs})`);
+    if (!((options.maxConcurrentFlushes ?? 1) >= 1)) throw new Error(`maxConcurrentFlushes must be at least 1 (got ${options.maxConcurrentFlushes})`);
   }
 
-  /** Items waiting for a flush (not counting the one running). */
+  /** Items waiting for a flush (not counting those being flushed). */
   get pending(): number {
     return this.count;
   }
@@ -46,9 +49,9 @@ export class MicroBatcher<Item, Outcome> {
 
   /** Flushes whatever waits, now, and resolves when nothing is left (shutdown, tests). */
   async drain(): Promise<void> {
-    while (this.flushing || this.waiting.length) {
-      if (this.flushing) await this.flushing;
-      else this.startFlush();
+    while (this.running.size || this.waiting.length) {
+      if (this.waiting.length && this.running.size < (this.options.maxConcurrentFlushes ?? 1)) this.startFlush();
+      else await Promise.race(this.running);
     }
   }
 
@@ -61,7 +64,7 @@ export class MicroBatcher<Item, Outcome> {
   }
 
   private schedule() {
-    if (this.flushing || !this.waiting.length) return;
+    if (this.running.size >= (this.options.maxConcurrentFlushes ?? 1) || !this.waiting.length) return;
     const waitedMs = this.now() - this.oldestAt;
     if (this.count >= this.options.maxItems || waitedMs >= this.options.maxWaitMs) {
       this.startFlush();
@@ -86,7 +89,7 @@ export class MicroBatcher<Item, Outcome> {
     this.waiting = [];
     this.count = 0;
     const items = batch.flatMap((w) => w.items);
-    this.flushing = (async () => {
+    const flushing: Promise<void> = (async () => {
       try {
         const outcomes = await this.options.flush(items);
         if (outcomes.length !== items.length) throw new Error(`flush returned ${outcomes.length} outcomes for ${items.length} items`);
@@ -99,8 +102,9 @@ export class MicroBatcher<Item, Outcome> {
         for (const w of batch) w.reject(error);
       }
     })().finally(() => {
-      this.flushing = undefined;
+      this.running.delete(flushing);
       this.schedule();
     });
+    this.running.add(flushing);
   }
 }

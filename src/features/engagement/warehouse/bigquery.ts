@@ -54,6 +54,8 @@ export class BigQueryWarehouse implements Warehouse {
       maxWaitMs: options.flushIntervalMs,
       clock: options.clock ?? systemClock,
       flush: (items) => flushFacts(items, (facts) => this.insert(facts)),
+      // A partition whose batch waits behind another's flush would stall: a few flushes may run at once.
+      maxConcurrentFlushes: 2,
     });
   }
 
