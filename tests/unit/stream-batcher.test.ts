@@ -20,38 +20,50 @@ function gatedFlush() {
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
 describe('micro-batching of sink writes', () => {
-  test('a flush starts as soon as maxItems wait, and each caller gets the outcomes of its own items', async () => {
+  test('with no flush running, a write goes at once; while one runs, writes gather until maxItems wait', async () => {
     const g = gatedFlush();
     const b = new MicroBatcher({ maxItems: 3, maxWaitMs: 60_000, flush: g.flush, clock: new ManualClock() });
-    const first = b.submit([1, 2]);
+    const first = b.submit([1]);
     await tick();
-    expect(g.flushes).toEqual([]);
-    const second = b.submit([3]);
+    expect(g.flushes).toEqual([[1]]);
+    const second = b.submit([2, 3]);
     await tick();
-    expect(g.flushes).toEqual([[1, 2, 3]]);
+    expect(g.flushes).toEqual([[1]]);
+    const third = b.submit([4]);
+    await tick();
+    // Three items waited: a second flush may not start (one at a time), so they go when the first ends.
+    expect(g.flushes).toEqual([[1]]);
     g.open();
-    expect(await first).toEqual([10, 20]);
-    expect(await second).toEqual([30]);
+    await tick();
+    expect(g.flushes).toEqual([[1], [2, 3, 4]]);
+    g.open();
+    expect(await first).toEqual([10]);
+    expect(await second).toEqual([20, 30]);
+    expect(await third).toEqual([40]);
   });
 
-  test('a partial batch is flushed once its oldest item has waited maxWaitMs', async () => {
+  test('while a flush runs, a partial batch goes once its oldest item has waited maxWaitMs', async () => {
     const clock = new ManualClock();
     const g = gatedFlush();
-    const b = new MicroBatcher({ maxItems: 100, maxWaitMs: 1000, flush: g.flush, clock });
+    const b = new MicroBatcher({ maxItems: 100, maxWaitMs: 1000, flush: g.flush, maxConcurrentFlushes: 2, clock });
+    const running = b.submit([1]);
+    await tick();
     const done = b.submit([7]);
     clock.advance(999);
     await tick();
-    expect(g.flushes).toEqual([]);
+    expect(g.flushes).toEqual([[1]]);
     clock.advance(1);
     await tick();
-    expect(g.flushes).toEqual([[7]]);
+    expect(g.flushes).toEqual([[1], [7]]);
     g.open();
+    g.open();
+    expect(await running).toEqual([10]);
     expect(await done).toEqual([70]);
   });
 
   test('items arriving while the flushes run wait for the next one, up to maxConcurrentFlushes at once', async () => {
     const g = gatedFlush();
-    const b = new MicroBatcher({ maxItems: 1, maxWaitMs: 0, flush: g.flush, maxConcurrentFlushes: 2, clock: new ManualClock() });
+    const b = new MicroBatcher({ maxItems: 1, maxWaitMs: 60_000, flush: g.flush, maxConcurrentFlushes: 2, clock: new ManualClock() });
     const results = [b.submit([1]), b.submit([2]), b.submit([3]), b.submit([4])];
     await tick();
     expect(g.flushes).toEqual([[1], [2]]);

@@ -4,11 +4,12 @@ import { systemClock } from '../clock.ts';
 type Waiting<Item, Outcome> = { items: Item[]; resolve(outcomes: Outcome[]): void; reject(error: unknown): void };
 
 /**
- * Gathers the items of concurrent callers into one flush: a flush starts when `maxItems` wait, or when the
- * oldest waiting item has waited `maxWaitMs`. Each caller's promise settles with the outcomes of its own items
- * (in order) once the flush holding them has finished, so "resolved" still means "stored". At most
- * `maxConcurrentFlushes` run at once (1 for a store that takes one writer, such as DuckDB); items arriving
- * while that many are running wait for the next one.
+ * Gathers the items of concurrent callers into one flush (group commit): when no flush is running, what waits
+ * is flushed at once; while flushes run, items gather until `maxItems` wait or the oldest has waited
+ * `maxWaitMs`. So an idle store sees no added latency and a busy one gets fewer, larger writes. Each caller's
+ * promise settles with the outcomes of its own items (in order) once the flush holding them has finished, so
+ * "resolved" still means "stored". At most `maxConcurrentFlushes` run at once (1 for a store that takes one
+ * writer, such as DuckDB).
  */
 export class MicroBatcher<Item, Outcome> {
   private waiting: Waiting<Item, Outcome>[] = [];
@@ -66,7 +67,7 @@ export class MicroBatcher<Item, Outcome> {
   private schedule() {
     if (this.running.size >= (this.options.maxConcurrentFlushes ?? 1) || !this.waiting.length) return;
     const waitedMs = this.now() - this.oldestAt;
-    if (this.count >= this.options.maxItems || waitedMs >= this.options.maxWaitMs) {
+    if (this.running.size === 0 || this.count >= this.options.maxItems || waitedMs >= this.options.maxWaitMs) {
       this.startFlush();
       return;
     }
