@@ -117,7 +117,10 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('engagement pipeline
     const metrics = await waitFor(
       async () => {
         const text = await (await t.request('/metrics')).text();
-        const both = /sillage_engagement_sink_events_total\{sink="redis",outcome="applied"\} 10\b/.test(text) && /sillage_engagement_cdc_records_total\{topic="[^"]+\.events"\} 10\b/.test(text);
+        // On first use Redis is built from the warehouse, which may already hold some of these events (the sinks
+        // run in parallel): those are then reported as duplicates. Either way each event is settled once.
+        const redis = (outcome: string) => Number(new RegExp(`sillage_engagement_sink_events_total\\{sink="redis",outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+        const both = redis('applied') + redis('duplicate') === 10 && /sillage_engagement_cdc_records_total\{topic="[^"]+\.events"\} 10\b/.test(text);
         return both ? text : undefined;
       },
       { timeoutMs: 10_000, what: 'the CDC and processor metrics to reach the app' },
