@@ -73,6 +73,8 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('backfill from Postg
     const dlq = await t.json('/dlq?reason=unknown_content');
     expect(dlq.body.items).toHaveLength(2);
     expect(dlq.body.items[0]).toMatchObject({ sink: null, reason: 'unknown_content', source: { topic: names.eventsTopic, partition: -1 } });
+    // The letter keeps the bytes the CDC relay would have produced for that row.
+    expect(JSON.parse(dlq.body.items[0].value)).toMatchObject({ content_id: null, event_ts: '2026-01-02T11:00:00.000Z', event_type: 'click' });
   });
 
   test('running it again with --restart applies nothing new: every event is a duplicate in every sink', async () => {

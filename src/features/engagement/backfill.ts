@@ -83,7 +83,8 @@ export async function planBackfill(sql: Sql, o: { startDate: string; endDate: st
 
 export type TableBatch = SourceBatch & { rows: Row[] };
 
-type Row = { id: string; content_id: string | null; user_id: string; event_type: string; event_ts: Date; duration_ms: number | null; device: string | null; raw_payload: unknown };
+/** raw_payload stays JSON text: no sink reads it, so it is parsed only for a dead letter's bytes. */
+type Row = { id: string; content_id: string | null; user_id: string; event_type: string; event_ts: Date; duration_ms: number | null; device: string | null; raw_payload: string | null };
 
 /**
  * `engagement_events` of a period as a Source: each lane reads its key range in id order (keyset pages of
@@ -103,23 +104,23 @@ export class TableSource implements Source {
       plan.lanes.map(async (lane) => {
         while (!signal.aborted && BigInt(lane.doneId) < BigInt(lane.lastId)) {
           const rows = await sql<Row[]>`
-            SELECT id::text, content_id::text, user_id::text, event_type, event_ts, duration_ms, device, raw_payload
+            SELECT id::text, content_id::text, user_id::text, event_type, event_ts, duration_ms, device, raw_payload::text AS raw_payload
             FROM engagement_events
             WHERE id > ${lane.doneId}::bigint AND id <= ${lane.lastId}::bigint AND event_ts >= ${from} AND event_ts < ${to}
             ORDER BY engagement_events.id LIMIT ${batchSize}`;
           const upTo = rows.length < batchSize ? lane.lastId : rows.at(-1)!.id;
-          const records: SourceRecord[] = rows.map((r) => {
-            const value = engagementEventValue(r);
-            return {
-              topic,
-              partition: -1,
-              offset: r.id,
-              key: r.content_id ? Buffer.from(r.content_id) : null,
-              value: Buffer.from(JSON.stringify(value)),
-              headers: { [MESSAGE_ID_HEADER]: `engagement_events:${r.id}`, source: 'backfill' },
-              timestampMs: r.event_ts.getTime(),
-            };
-          });
+          const records: SourceRecord[] = rows.map((r) => ({
+            topic,
+            partition: -1,
+            offset: r.id,
+            key: r.content_id ? Buffer.from(r.content_id) : null,
+            // The bytes CDC would have produced, made only when the record is dead-lettered (rarely).
+            get value() {
+              return Buffer.from(JSON.stringify(engagementEventValue({ ...r, raw_payload: r.raw_payload === null ? null : JSON.parse(r.raw_payload) })));
+            },
+            headers: { [MESSAGE_ID_HEADER]: `engagement_events:${r.id}`, source: 'backfill' },
+            timestampMs: r.event_ts.getTime(),
+          }));
           await handle({
             lane: `backfill/${lane.lane}`,
             records,
@@ -137,9 +138,12 @@ export class TableSource implements Source {
   }
 }
 
-/** Rows read straight from the table are valid by the table's constraints: no JSON round trip, no schema check. */
+/**
+ * Rows read straight from the table are valid by the table's constraints: no JSON round trip, no schema check.
+ * raw_payload is left out of the event (no sink reads it; a dead letter's bytes keep it).
+ */
 function decodedOf(records: SourceRecord[], rows: Row[]): DecodedEvent[] {
-  return rows.map((r, i) => ({ record: records[i]!, id: `engagement_events:${r.id}`, event: engagementEventValue(r) as EngagementEventMessage, committedAt: null }));
+  return rows.map((r, i) => ({ record: records[i]!, id: `engagement_events:${r.id}`, event: engagementEventValue({ ...r, raw_payload: null }) as EngagementEventMessage, committedAt: null }));
 }
 
 export type BackfillProgress = { done: number; total: number; perSink: Record<string, { applied: number; duplicates: number; deadLettered: number }>; rejected: number };

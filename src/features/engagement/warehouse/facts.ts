@@ -26,6 +26,8 @@ export const FACT_COLUMNS = [
   'duration_ms', 'device', 'engagement_seconds', 'engagement_pct', 'engagement_pct_capped', 'committed_at',
 ] as const satisfies readonly (keyof Fact)[];
 
+/** Already in the canonical form (what the pipeline produces): no need to parse and print it again. */
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const intOrNull = (v: unknown) => v === null || (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 2_147_483_647);
 const numberOrNull = (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v));
@@ -55,7 +57,7 @@ export function factOf(envelope: Envelope<EngagementEvent>): Fact | AppError {
     length_seconds: e.length_seconds,
     user_id: e.user_id.toLowerCase(),
     event_type: e.event_type,
-    event_ts: new Date(e.event_ts).toISOString(),
+    event_ts: ISO_UTC.test(e.event_ts) ? e.event_ts : new Date(e.event_ts).toISOString(),
     duration_ms: e.duration_ms,
     device: e.device,
     engagement_seconds: e.engagement_seconds,

@@ -1,6 +1,4 @@
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { systemClock, type Clock } from '../../../platform/clock.ts';
 import { ROOT } from '../../../platform/context.ts';
 import { AppError, errorMessage, terminal, transient } from '../../../platform/errors.ts';
@@ -26,7 +24,14 @@ export type PostgresWarehouseOptions = {
   clock?: Clock;
 };
 
-const tsv = (v: unknown) => (v === null || v === undefined ? '\\N' : typeof v === 'boolean' ? (v ? 't' : 'f') : String(v).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r'));
+const SPECIAL = /[\\\t\n\r]/;
+/** A value in COPY's text format; most values (ids, times, numbers) need no escaping, so that is checked first. */
+const tsv = (v: unknown) => {
+  if (v === null || v === undefined) return '\\N';
+  if (typeof v === 'boolean') return v ? 't' : 'f';
+  const s = String(v);
+  return SPECIAL.test(s) ? s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : s;
+};
 
 /**
  * Facts in a Postgres schema shared by every processor, backfill and API instance (the default warehouse).
@@ -111,18 +116,13 @@ export class PostgresWarehouse implements Warehouse {
       await tx.unsafe(`SET LOCAL statement_timeout = ${Math.round(this.timeoutMs)}`);
       await tx.unsafe(`CREATE TEMP TABLE IF NOT EXISTS engagement_facts_staging (LIKE engagement_facts INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`);
       const writable = await tx.unsafe(`COPY engagement_facts_staging (${cols}) FROM STDIN`).writable();
-      const lines = (function* () {
-        let chunk = '';
-        for (const f of facts) {
-          chunk += FACT_COLUMNS.map((c) => tsv(f[c])).join('\t') + '\n';
-          if (chunk.length > 1 << 16) {
-            yield chunk;
-            chunk = '';
-          }
-        }
-        if (chunk) yield chunk;
-      })();
-      await pipeline(Readable.from(lines), writable);
+      // One write of the whole micro-batch: far cheaper than streaming it in pieces.
+      let text = '';
+      for (const f of facts) text += FACT_COLUMNS.map((c) => tsv(f[c])).join('\t') + '\n';
+      await new Promise<void>((resolve, reject) => {
+        writable.on('error', reject);
+        writable.end(text, resolve);
+      });
       return tx.unsafe<{ event_id: string }[]>(`INSERT INTO engagement_facts (${cols}) SELECT ${cols} FROM engagement_facts_staging ON CONFLICT (event_id) DO NOTHING RETURNING event_id`);
     });
     return new Set(rows.map((r) => String(r.event_id)));
