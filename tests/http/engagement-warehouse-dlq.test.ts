@@ -61,3 +61,17 @@ describe('warehouse and DLQ routes without the pipeline services', () => {
     expect(warehouseRange({ to: '2026-01-10' }, { nowMs, defaultDays: 1, maxDays: 31 })).toMatchObject({ from: '2026-01-10', to: '2026-01-10' });
   });
 });
+
+describe('a DuckDB warehouse in a process without the processor', () => {
+  test('the warehouse routes answer 503 warehouse_not_here with the fix', async () => {
+    const t = await testApp({ DATABASE_URL: '', REDIS_URL: '', KAFKA_BOOTSTRAP_SERVERS: '', WAREHOUSE: 'duckdb' });
+    try {
+      const { status, body } = await t.json('/warehouse/daily');
+      expect(status).toBe(503);
+      expect(body.error.code).toBe('warehouse_not_here');
+      expect(body.error.message).toContain('WAREHOUSE=postgres');
+    } finally {
+      await t.close();
+    }
+  });
+});
