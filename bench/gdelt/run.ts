@@ -117,9 +117,9 @@ async function query(dataDir: string, rounds: number, since: string, rare: strin
     search_protest_ref: await time(async () => Promise.all([rc.runAndReadAll(ilike('protest', '14')), rc.runAndReadAll(ilikeCount('protest', '14'))])),
     search_rare: await time(() => search(idx, lookups, { ...sp, query: rare })),
     search_rare_ref: await time(async () => Promise.all([rc.runAndReadAll(ilike(rare)), rc.runAndReadAll(ilikeCount(rare))])),
-    stats_day: await time(() => stats(q, lookups, { since, group_by: 'day' })),
+    stats_day: await time(() => stats(q, idx, lookups, { since, group_by: 'day' })),
     stats_day_ref: await time(() => rc.runAndReadAll(groupBy("strftime(DATEADDED, '%Y-%m-%d')"))),
-    stats_country: await time(() => stats(q, lookups, { since, group_by: 'country' })),
+    stats_country: await time(() => stats(q, idx, lookups, { since, group_by: 'country' })),
     stats_country_ref: await time(() => rc.runAndReadAll(groupBy('ActionGeo_CountryCode'))),
   };
   return { results, totals: { protest: protest.total, rare: rareHits.total }, files: files.length, allFiles: allFiles.length };

@@ -189,6 +189,16 @@ describe('bad query parameters are refused with 400 and say why', () => {
   test('country=../../etc', () => bad('/api/v1/events/search?country=../../etc', 'invalid_request', /country/));
   test('event_code=1;DROP', () => bad('/api/v1/events/search?event_code=1%3BDROP', 'invalid_request', /event_code/));
   test('a query with nothing but punctuation', () => bad(`/api/v1/events/search?query=${encodeURIComponent(`%_;'"`)}`, 'invalid_query', 'no letters or digits'));
+  test('country=USA on stats and timeline', async () => {
+    await bad('/api/v1/events/stats?country=USA', 'invalid_request', /country/);
+    await bad('/api/v1/events/timeline?country=USA', 'invalid_request', /country/);
+  });
+  test('event_code=abc on stats and timeline', async () => {
+    await bad('/api/v1/events/stats?group_by=root_code&event_code=abc', 'invalid_request', /event_code/);
+    await bad('/api/v1/events/timeline?event_code=abc', 'invalid_request', /event_code/);
+  });
+  test('a stats query with nothing but punctuation', () => bad(`/api/v1/events/stats?query=${encodeURIComponent('%;')}`, 'invalid_query', 'no letters or digits'));
+  test('an empty actor on stats', () => bad('/api/v1/events/stats?actor=', 'invalid_request', /actor/));
   test('group_by=actor', () => bad('/api/v1/events/stats?group_by=actor', 'invalid_request', /group_by/));
   test('n_batches=0 and 97', async () => {
     await bad('/api/v1/ingest/trigger?n_batches=0', 'invalid_request', /greater or equal to 1/, { method: 'POST' });

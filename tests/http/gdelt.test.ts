@@ -135,6 +135,36 @@ describe('GDELT lake over the 2015-02-18 fixture batches', () => {
     expect(protest.body.items[0].count).toBe(searched.body.total);
   });
 
+  test('stats and timeline with search filters count exactly the events the same search matches', async () => {
+    for (const filters of ['query=protest', 'country=us', 'event_code=14', 'actor=police', 'query=police&country=US&since=2015-02-18T23:30:00Z']) {
+      const { total } = (await t.json(`/api/v1/events/search?${filters}&limit=1`)).body;
+      expect(total).toBeGreaterThan(0);
+      for (const group_by of ['root_code', 'country', 'quad_class', 'day']) {
+        const r = await t.json(`/api/v1/events/stats?${filters}&group_by=${group_by}`);
+        expect(r.status).toBe(200);
+        expect(r.body.items.reduce((a: number, i: any) => a + i.count, 0)).toBe(total);
+      }
+      const tl = await t.json(`/api/v1/events/timeline?${filters}&interval=15m`);
+      expect(tl.body.items.reduce((a: number, i: any) => a + i.count, 0)).toBe(total);
+    }
+    const protest = await t.json('/api/v1/events/stats?event_code=14&group_by=root_code');
+    expect(protest.body.items).toEqual([{ key: '14', label: 'PROTEST', count: expect.any(Number), avg_tone: expect.any(Number), avg_goldstein: expect.any(Number) }]);
+    const us = await t.json('/api/v1/events/stats?country=US&group_by=country');
+    expect(us.body.items.map((i: any) => [i.key, i.label])).toEqual([['US', 'United States']]);
+    const day = await t.json('/api/v1/events/stats?query=protest&group_by=day');
+    expect(day.body.items.map((i: any) => i.key)).toEqual(['2015-02-18']);
+    const nothing = await t.json('/api/v1/events/stats?query=zzzzunknownword&group_by=root_code');
+    expect(nothing.body).toEqual({ items: [] });
+  });
+
+  test('the batch list sums the rows of every batch matching its filter, beyond the page', async () => {
+    const { body } = await t.json('/api/v1/ingest/batches?table=events&limit=1');
+    expect(body.items).toHaveLength(1);
+    expect(body).toMatchObject({ total: 4, rows: Object.values(EVENT_ROWS).reduce((a, b) => a + b) });
+    const all = await t.json('/api/v1/ingest/batches');
+    expect(all.body.rows).toBe(Object.values(EVENT_ROWS).reduce((a, b) => a + b) + Object.values(MENTION_ROWS).reduce((a, b) => a + b));
+  });
+
   test('ingesting the same batches again changes nothing in the lake', async () => {
     const before = lakeFiles(t.dir).map((f) => [f, statSync(join(t.dir, 'lake', f)).mtimeMs]);
     const again = await runJob(t, '/api/v1/ingest/backfill?from=2015-02-18&to=2015-02-18');

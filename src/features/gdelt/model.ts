@@ -69,7 +69,11 @@ export const BatchesQuery = t.Object({
   limit: t.Optional(t.Numeric({ minimum: 1, maximum: 1000, default: 100 })),
   offset: t.Optional(t.Numeric({ minimum: 0, default: 0 })),
 });
-export const BatchList = t.Object({ items: t.Array(BatchSchema), total: t.Number() });
+export const BatchList = t.Object({
+  items: t.Array(BatchSchema),
+  total: t.Number({ description: 'batch files matching the filter' }),
+  rows: t.Number({ description: 'rows in all of those batch files (not only this page)' }),
+});
 
 const CodeName = t.Object({ name: Nullable(t.String()), code: Nullable(t.String()) });
 export const EventSchema = t.Object({
@@ -114,16 +118,24 @@ export const StatItemSchema = t.Object({
   avg_tone: Nullable(t.Number()),
   avg_goldstein: Nullable(t.Number()),
 });
+/** The search filters stats and timeline accept too: with any of them, they count exactly the events a search matches. */
+const matchFilters = {
+  query: t.Optional(t.String({ minLength: 1, maxLength: 200, description: 'only events matching these words (as in search)', examples: ['protest'] })),
+  country: t.Optional(country),
+  event_code: t.Optional(eventCode),
+  actor: t.Optional(t.String({ minLength: 1, maxLength: 100, description: 'part of an actor name, or an exact actor code (as in search)' })),
+};
 export const StatsQuery = t.Object({
   since: t.Optional(dateOrTime('start')),
   until: t.Optional(dateOrTime('end')),
   group_by: t.Optional(t.Union([t.Literal('day'), t.Literal('root_code'), t.Literal('country'), t.Literal('quad_class')], { default: 'day' })),
+  ...matchFilters,
 });
 export const TimelineQuery = t.Object({
-  query: t.Optional(t.String({ minLength: 1, maxLength: 200 })),
   since: t.Optional(dateOrTime('start')),
   until: t.Optional(dateOrTime('end')),
   interval: t.Optional(t.Union([t.Literal('15m'), t.Literal('hour'), t.Literal('day')], { default: 'hour' })),
+  ...matchFilters,
 });
 export const StatList = t.Object({ items: t.Array(StatItemSchema) });
 

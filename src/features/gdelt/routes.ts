@@ -72,13 +72,13 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
     .get(
       '/api/v1/ingest/batches',
       ({ query }) => {
-        const { items, total } = g.catalog.list({ table: query.table, limit: query.limit ?? 100, offset: query.offset ?? 0 });
-        return { items: items.map(({ batch, ...r }) => ({ ...r, batch_time: batchIso(batch) })), total };
+        const { items, total, rows } = g.catalog.list({ table: query.table, limit: query.limit ?? 100, offset: query.offset ?? 0 });
+        return { items: items.map(({ batch, ...r }) => ({ ...r, batch_time: batchIso(batch) })), total, rows };
       },
       {
         query: BatchesQuery,
         response: { 200: BatchList, ...errors(400) },
-        detail: { summary: 'Batches in the lake', description: 'Rows, zip size and md5 (as the manifest lists them), quarantined rows, when ingested.', tags },
+        detail: { summary: 'Batches in the lake', description: 'Rows, zip size and md5 (as the manifest lists them), quarantined rows, when ingested; `rows` sums the rows of every batch matching the filter.', tags },
       },
     )
     .get(
@@ -91,15 +91,19 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
         detail: { summary: 'Search events', description: 'Full-text search over actor names, places, source URL words and CAMEO descriptions, from the index built at ingest.', tags },
       },
     )
-    .get('/api/v1/events/stats', async ({ query }) => stats(await g.query(), g.lookups, { ...query, group_by: query.group_by ?? 'day' }), {
+    .get('/api/v1/events/stats', async ({ query }) => stats(await g.query(), g.index, g.lookups, { ...query, group_by: query.group_by ?? 'day', country: query.country?.toUpperCase() }), {
       query: StatsQuery,
       response: { 200: StatList, ...errors(400, 503) },
-      detail: { summary: 'Counts, average tone and Goldstein by day, root code, country or quad class', tags },
+      detail: {
+        summary: 'Counts, average tone and Goldstein by day, root code, country or quad class',
+        description: 'Every event in the window, or, with query/country/event_code/actor, only the events a search with those filters matches.',
+        tags,
+      },
     })
-    .get('/api/v1/events/timeline', async ({ query }) => timeline(await g.query(), g.index, g.lookups, { ...query, interval: query.interval ?? 'hour' }), {
+    .get('/api/v1/events/timeline', async ({ query }) => timeline(await g.query(), g.index, g.lookups, { ...query, interval: query.interval ?? 'hour', country: query.country?.toUpperCase() }), {
       query: TimelineQuery,
       response: { 200: StatList, ...errors(400, 503) },
-      detail: { summary: 'Events over time (optionally only those matching a query)', tags },
+      detail: { summary: 'Events over time (optionally only those a search with the same filters matches)', tags },
     })
     .get('/api/v1/events/:id', async ({ params }) => getEvent(await g.query(), g.index, g.lookups, params.id), {
       params: EventParams,
