@@ -184,3 +184,19 @@ describe('GDELT lake over the 2015-02-18 fixture batches', () => {
     expect(marker).toMatchObject({ table: 'events', batch: '20150218230000', rows: 2271, md5: '297a16b493de7cf6ca809a7cc31d0b93' });
   });
 });
+
+describe('the first lake queries after start', () => {
+  test('run side by side without a DuckDB catalog conflict', async () => {
+    const mirror = startGdeltMirror();
+    const t = await testApp({ GDELT_BASE_URL: mirror.url });
+    try {
+      await runJob(t, '/api/v1/ingest/trigger?n_batches=2');
+      const paths = ['/api/v1/events/stats?group_by=root_code', '/api/v1/events/stats?group_by=country', '/api/v1/events/timeline?interval=hour', '/api/v1/events/stats?group_by=day', '/api/v1/events/timeline?interval=15m', '/api/v1/events/stats?group_by=quad_class'];
+      const answers = await Promise.all(paths.map((p) => t.json(p)));
+      expect(answers.map((a) => a.status)).toEqual(paths.map(() => 200));
+    } finally {
+      await t.close();
+      mirror.stop();
+    }
+  });
+});

@@ -63,8 +63,19 @@ export class LakeQuery {
   }
 
   private syncedSuperseded = -1;
-  /** Mirrors the index's superseded pairs into DuckDB when they changed. */
-  async syncSuperseded() {
+  private syncing: Promise<void> = Promise.resolve();
+  /**
+   * Mirrors the index's superseded pairs into DuckDB when they changed. Queries arriving together share one
+   * rebuild at a time: two connections replacing the table at once fail with a catalog write-write conflict.
+   */
+  syncSuperseded(): Promise<void> {
+    if (this.index.supersededCount() === this.syncedSuperseded) return Promise.resolve();
+    const run = this.syncing.then(() => this.rebuildSuperseded());
+    this.syncing = run.catch(() => {});
+    return run;
+  }
+
+  private async rebuildSuperseded() {
     const n = this.index.supersededCount();
     if (n === this.syncedSuperseded) return;
     await this.duck.withConnection(async (c) => {
