@@ -57,16 +57,19 @@ export async function render(root, { signal }) {
   let previous; // last metrics sample, for rates
   const fig = (label, value, extra, id) => card(label, value, extra, { 'data-figure': id });
 
-  async function figures(health) {
-    const enabled = (name) => health.components[name] === 'ok';
-    const [stats, events, mentions, metrics, jobs] = await Promise.all([
+  /** The figures that do not depend on health, asked for at the same time as /health. */
+  const fetchFigures = () =>
+    Promise.all([
       api('/stats').catch((e) => e),
       api('/api/v1/ingest/batches?table=events&limit=96').catch((e) => e),
       api('/api/v1/ingest/batches?table=mentions&limit=1').catch((e) => e),
       api('/metrics').catch((e) => e),
-      // A disabled feature answers 503: ask only when health says it runs, so the console stays clean.
-      enabled('streams') ? api('/api/v1/streams/jobs').catch((e) => e) : Promise.resolve(null),
     ]);
+
+  async function figures(health, [stats, events, mentions, metrics]) {
+    const enabled = (name) => health.components[name] === 'ok';
+    // A disabled feature answers 503: ask only when health says it runs, so the console stays clean.
+    const jobs = enabled('streams') ? await api('/api/v1/streams/jobs').catch((e) => e) : null;
     const failed = (x) => x instanceof Error;
     const cards = [];
 
@@ -117,6 +120,7 @@ export async function render(root, { signal }) {
   }
 
   const refresh = async () => {
+    const pending = fetchFigures();
     let health;
     try {
       health = await api('/health');
@@ -132,7 +136,7 @@ export async function render(root, { signal }) {
     workersBox.replaceChildren(workers.length
       ? h('div', { class: 'grid' }, workers.map(([n, w]) => h('div', { class: 'card' }, h('h3', {}, n), h('div', {}, w.state), h('div', { class: 'muted' }, `restarts: ${w.restarts}`, w.lastError ? ` · last error: ${w.lastError}` : ''))))
       : h('p', { class: 'muted' }, 'No background worker is running.'));
-    await figures(health);
+    await figures(health, await pending);
   };
   await refresh();
   // A rate needs two samples: take the second one soon, then settle into the usual pace.
