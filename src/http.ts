@@ -10,6 +10,7 @@ import { healthRoutes } from './platform/http/health.ts';
 import { metricsRoutes } from './platform/http/metrics.ts';
 import { instrument } from './platform/http/observe.ts';
 import { web } from './platform/http/web.ts';
+import { engagement } from './features/engagement/index.ts';
 
 /**
  * Composes the app. Each feature is one `.use(...)` line: removing it leaves a service that still builds and runs.
@@ -25,7 +26,8 @@ export function createApp(ctx: AppContext) {
     .use(web())
     .use(etl(ctx))
     .use(gdelt(ctx))
-    .use(streams(ctx));
+    .use(streams(ctx))
+    .use(engagement(ctx));
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -52,7 +52,9 @@ export type TestApp = {
 export async function testApp(env: Record<string, string | undefined> = {}, options: ContextOptions = {}): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'sillage-app-'));
   // STREAMS_DIR points into the temp dir (empty), so the example stream jobs in streams/ never start in tests.
-  const config = loadConfig({ DATA_DIR: dir, STREAMS_DIR: join(dir, 'streams'), LOG_LEVEL: 'debug', LOG_FORMAT: 'json', ...env });
+  // The engagement pipeline creates a durable replication slot (database-wide) and default-named topics, so a test
+  // that configures Postgres, Kafka and Redis for another reason does not start it unless it asks (ENGAGEMENT_PIPELINE=auto).
+  const config = loadConfig({ DATA_DIR: dir, STREAMS_DIR: join(dir, 'streams'), LOG_LEVEL: 'debug', LOG_FORMAT: 'json', ENGAGEMENT_PIPELINE: 'off', ...env });
   const log = memoryLogger();
   const ctx = await createContext(config, { log, healthCacheMs: 0, ...options });
   const app = createApp(ctx);

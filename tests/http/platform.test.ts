@@ -86,7 +86,8 @@ describe('error shape', () => {
     t0 = await testApp();
     app = createApp(t0.ctx).use(
       new Elysia()
-        .get('/test/validate', ({ query }) => query, { query: t.Object({ n: t.Integer({ minimum: 1, maximum: 100 }) }) })
+        .get('/test/validate', ({ query }) => query, { query: t.Object({ n: t.Integer({ minimum: 1, maximum: 100 }), m: t.Optional(t.Numeric({ minimum: 1 })) }) })
+        .get('/test/bad-response', () => ({ count: 'many' }) as never, { response: t.Object({ count: t.Integer() }) })
         .get('/test/boom', () => {
           throw new Error('secret internals at /src/x.ts:12');
         })
@@ -107,6 +108,19 @@ describe('error shape', () => {
     expect(body.error.code).toBe('invalid_request');
     expect(body.error.message).toContain('query parameter "n"');
     expect(Object.keys(body)).toEqual(['error']);
+  });
+
+  test('an out-of-range number names the parameter and the rule', async () => {
+    const a = await get('/test/validate?n=0');
+    expect(a.body.error.message).toBe('Invalid query parameter "n": must be an integer from 1 to 100 (got 0). See /swagger for the accepted values.');
+    const b = await get('/test/validate?n=5&m=abc');
+    expect(b.body.error.message).toContain('query parameter "m": must be a number ≥ 1 (got "abc")');
+  });
+
+  test('a reply that breaks its own schema is a 500 (our bug), not a 400', async () => {
+    const { status, body } = await get('/test/bad-response');
+    expect(status).toBe(500);
+    expect(body.error.code).toBe('internal');
   });
 
   test('a thrown internal error answers 500 without the stack, and is logged with the request id', async () => {

@@ -42,7 +42,10 @@ export function streams(ctx: AppContext) {
   })();
   ready.catch(() => {});
   let started = false;
-  void ready.then(() => (started = true));
+  void ready.then(
+    () => (started = true),
+    () => {},
+  );
 
   ctx.health.register({
     name: 'streams',

@@ -8,17 +8,45 @@ export type ErrorBody = { error: { code: string; message: string; [detail: strin
 const reply = (status: number, body: ErrorBody, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 
-function describeValidation(error: ValidationError): string {
-  const first = error.valueError as { path?: string; message?: string; value?: unknown } | undefined;
-  const field = first?.path ? first.path.replace(/^\//, '').replaceAll('/', '.') : '';
-  const where = error.type === 'body' ? 'request body' : `${error.type} parameter`;
+type Schema = { type?: string; minimum?: number; maximum?: number; minLength?: number; maxLength?: number; enum?: unknown[]; anyOf?: Schema[]; format?: string; const?: unknown };
+
+/** The rule a value broke, in words, from its schema (Elysia's own messages for coerced query values are vague). */
+function ruleOf(schema: Schema | undefined): string | undefined {
+  if (!schema) return undefined;
+  if (schema.anyOf) {
+    const literals = schema.anyOf.filter((s) => s.const !== undefined).map((s) => JSON.stringify(s.const));
+    if (literals.length === schema.anyOf.length) return `one of ${literals.join(', ')}`;
+    // Query numbers are "a numeric string or a number": describe the number branch.
+    return ruleOf(schema.anyOf.find((s) => s.type === 'number' || s.type === 'integer') ?? schema.anyOf.find((s) => !s.format)) ?? undefined;
+  }
+  const kind = schema.type === 'integer' ? 'an integer' : schema.type === 'number' ? 'a number' : schema.type === 'boolean' ? 'true or false' : schema.type === 'string' ? 'a string' : undefined;
+  if (!kind) return undefined;
+  const { minimum: min, maximum: max } = schema;
+  if (min !== undefined && max !== undefined) return `${kind} from ${min} to ${max}`;
+  if (min !== undefined) return `${kind} ≥ ${min}`;
+  if (max !== undefined) return `${kind} ≤ ${max}`;
+  if (schema.maxLength !== undefined) return `${kind} of at most ${schema.maxLength} characters`;
+  return kind;
+}
+
+function describeValidation(error: ValidationError, request: Request): string {
+  const first = error.valueError as { path?: string; message?: string; value?: unknown; schema?: Schema } | undefined;
+  let field = first?.path ? first.path.replace(/^\//, '').replaceAll('/', '.') : '';
+  let where = error.type === 'body' ? 'request body' : `${error.type} parameter`;
+  // A coerced query value fails as type "property" with no path: find the parameter by its value.
+  if (error.type === ('property' as typeof error.type) && !field && first) {
+    const params = [...new URL(request.url).searchParams].filter(([, v]) => v === String(first.value));
+    if (params.length === 1) field = params[0]![0];
+    where = 'query parameter';
+  }
   const got = first && first.value !== undefined ? ` (got ${JSON.stringify(first.value)?.slice(0, 80)})` : '';
-  // A schema's own `error` text names the parameter and its rule; Elysia's default message does not always
-  // (a coerced query number fails with path "" and type "property").
+  // A schema's own `error` text names the parameter and its rule; prefer it when a route gives one.
   const custom = (error as { customError?: unknown }).customError;
   if (typeof custom === 'string' && custom) return `${custom}${got}. See /swagger for the accepted values.`;
   const what = field ? `${where} "${field}"` : where;
-  return `Invalid ${what}: ${first?.message ?? 'does not match the schema'}${got}. See /swagger for the accepted values.`;
+  const rule = ruleOf(first?.schema);
+  const problem = rule ? `must be ${rule}` : (first?.message ?? 'does not match the schema');
+  return `Invalid ${what}: ${problem}${got}. See /swagger for the accepted values.`;
 }
 
 /**
@@ -39,8 +67,13 @@ export const errorHandler = (ctx: AppContext) =>
       const retryAfter: Record<string, string> = error.retryAfterMs !== undefined ? { 'retry-after': String(Math.ceil(error.retryAfterMs / 1000)) } : {};
       return json(error.status, { error: { code: error.code, message: error.message, ...error.details } }, retryAfter);
     }
+    if ((error instanceof ValidationError || code === 'VALIDATION') && (error as ValidationError).type === 'response') {
+      // Our reply broke its own documented schema: a bug on our side, not a bad request.
+      ctx.log.error('response does not match its schema', { requestId, error: (error as Error).message.slice(0, 2000) });
+      return json(500, { error: { code: 'internal', message: `Internal error; quote request id ${requestId} when reporting it.` } });
+    }
     if (error instanceof ValidationError || code === 'VALIDATION')
-      return json(400, { error: { code: 'invalid_request', message: describeValidation(error as ValidationError) } });
+      return json(400, { error: { code: 'invalid_request', message: describeValidation(error as ValidationError, request) } });
     if (code === 'NOT_FOUND')
       return json(404, { error: { code: 'not_found', message: `No route for ${request.method} ${new URL(request.url).pathname}. See /swagger for the routes.` } });
     if (code === 'PARSE')

@@ -1,0 +1,106 @@
+import { t } from 'elysia';
+import { z } from 'zod';
+
+export const EVENT_TYPES = ['play', 'pause', 'finish', 'click'] as const;
+export const CONTENT_TYPES = ['podcast', 'newsletter', 'video'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+export type ContentType = (typeof CONTENT_TYPES)[number];
+
+const isoTime = z.iso.datetime({ offset: true });
+
+/** An `engagement_events` row as the CDC relay publishes it (JSON value of the engagement topic). */
+export const EngagementEventMessage = z.object({
+  id: z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(String),
+  content_id: z.uuid().nullable(),
+  user_id: z.uuid(),
+  event_type: z.enum(EVENT_TYPES),
+  event_ts: isoTime,
+  duration_ms: z.number().int().nonnegative().nullable(),
+  device: z.string().nullable().optional().transform((v) => v ?? null),
+  raw_payload: z.unknown().optional().transform((v) => v ?? null),
+});
+export type EngagementEventMessage = z.output<typeof EngagementEventMessage>;
+
+/** A `content` row as published on the compacted content topic (key = id; a null value deletes). */
+export const ContentMessage = z.object({
+  id: z.uuid(),
+  slug: z.string().min(1),
+  title: z.string(),
+  content_type: z.enum(CONTENT_TYPES),
+  length_seconds: z.number().int().positive().nullable(),
+  publish_ts: isoTime.nullable(),
+});
+export type Content = z.output<typeof ContentMessage>;
+
+/** What the processor hands to every sink: the event, its content, and the derived measures. */
+export type EngagementEvent = EngagementEventMessage & {
+  content_id: string;
+  slug: string;
+  title: string;
+  content_type: ContentType;
+  length_seconds: number | null;
+  /** duration_ms / 1000; null when duration_ms is null. */
+  engagement_seconds: number | null;
+  /** engagement_seconds / length_seconds × 100, at most 100; null when either is missing. */
+  engagement_pct: number | null;
+  /** true when the event says more was consumed than the content lasts; engagement_pct was capped at 100. */
+  engagement_pct_capped: boolean;
+  /** Source commit time (from the CDC header), for end-to-end latency; null when unknown. */
+  committed_at: string | null;
+};
+
+// ---- HTTP schemas (type, validator and OpenAPI doc in one)
+
+const Uuid = t.String({ format: 'uuid', description: 'content id (uuid)' });
+const WindowMinutes = t.Optional(t.Integer({ minimum: 1, maximum: 1440, description: 'window in minutes (default REDIS_AGGREGATION_WINDOW_MINUTES, at most that)' }));
+
+export const TopContentQuery = t.Object({
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000, default: 10 })),
+  window_minutes: WindowMinutes,
+  content_type: t.Optional(t.Union(CONTENT_TYPES.map((c) => t.Literal(c)), { description: 'only this type' })),
+});
+export const WindowQuery = t.Object({ window_minutes: WindowMinutes });
+export const RecentQuery = t.Object({ count: t.Optional(t.Integer({ minimum: 1, maximum: 50, default: 50 })) });
+export const ContentParams = t.Object({ id: Uuid });
+
+const Nullable = <T extends ReturnType<typeof t.Number>>(s: T) => t.Union([s, t.Null()]);
+
+export const TopContentItem = t.Object({
+  content_id: t.String(),
+  slug: t.Union([t.String(), t.Null()]),
+  title: t.Union([t.String(), t.Null()]),
+  content_type: t.Union([t.String(), t.Null()]),
+  events: t.Integer(),
+  unique_users: t.Integer({ description: 'HyperLogLog estimate (exact below a few hundred)' }),
+  engagement_seconds: t.Number({ description: 'total engagement seconds in the window' }),
+  avg_completion_pct: Nullable(t.Number()),
+});
+export const TopContentReply = t.Object({ window_minutes: t.Integer(), items: t.Array(TopContentItem) });
+
+export const ContentStatsReply = t.Object({
+  content_id: t.String(),
+  window_minutes: t.Integer(),
+  events: t.Integer(),
+  counts: t.Object({ play: t.Integer(), pause: t.Integer(), finish: t.Integer(), click: t.Integer() }),
+  unique_users: t.Integer(),
+  total_engagement_seconds: t.Number(),
+  avg_engagement_seconds: Nullable(t.Number()),
+  avg_completion_pct: Nullable(t.Number()),
+});
+
+export const RecentEvent = t.Object(
+  {
+    id: t.String(),
+    content_id: t.String(),
+    user_id: t.String(),
+    event_type: t.String(),
+    event_ts: t.String(),
+    duration_ms: t.Union([t.Integer(), t.Null()]),
+    device: t.Union([t.String(), t.Null()]),
+    engagement_seconds: Nullable(t.Number()),
+    engagement_pct: Nullable(t.Number()),
+    engagement_pct_capped: t.Boolean(),
+  },
+  { additionalProperties: true },
+);
+export const RecentEventsReply = t.Object({ items: t.Array(RecentEvent) });
