@@ -18,6 +18,9 @@ function drawn(host) {
   performance.mark('sillage:first-chart');
 }
 
+/** Tick steps in seconds: never below a second, so a short history does not repeat the same label. */
+const TIME_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800, 2592000];
+
 /** Tick labels in UTC, 24-hour: dates for day steps, times otherwise, with the date where the day changes. */
 function timeTicks(_u, splits, _axis, _space, incr) {
   let day = '';
@@ -89,7 +92,7 @@ export function chart({ title, kind = 'time', height = 220, yLabel = '', empty =
       axes: [
         cat
           ? { space: 18, splits: () => labels.map((_, i) => i), values: (_u, splits) => splits.map((i) => labels[i] ?? ''), grid: { show: false } }
-          : { space: 64, values: timeTicks },
+          : { space: 64, values: timeTicks, incrs: TIME_INCRS },
         { label: yLabel, size: 52, values: (_u, splits) => splits.map((v) => compact.format(v)) },
       ],
       series: [

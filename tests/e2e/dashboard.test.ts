@@ -12,7 +12,7 @@ import { launchChromium, watchedPage } from '../helpers/web.ts';
 
 setDefaultTimeout(60_000);
 
-const PAGES = ['overview', 'etl', 'gdelt', 'streams'] as const;
+const PAGES = ['overview', 'etl', 'gdelt', 'engagement', 'streams'] as const;
 const SIZES = [
   { name: 'desktop', width: 1280, height: 800 },
   { name: 'phone', width: 375, height: 740 },
