@@ -28,6 +28,7 @@ const STAGES = [
 function pipelinePanel(signal) {
   const statusBox = h('div', { class: 'grid', id: 'eng-status' }, loading('Loading pipeline status…'));
   const stagesBox = h('div', { id: 'eng-stages' });
+  const stagesHeading = h('h3', {}, 'Stages');
   const throughput = chart({ title: 'Stage throughput since this page opened (events/s, UTC)', kind: 'time', yLabel: 'events/s', empty: 'Measuring: the first rates come after two samples.', signal, dataTable: false });
   throughput.el.id = 'eng-throughput';
   const history = { x: [], series: STAGES.slice(0, 3).map((s) => ({ label: s.name.split(' (')[0], values: [] })) };
@@ -41,11 +42,13 @@ function pipelinePanel(signal) {
       if (!e || e.status === 'disabled') {
         statusBox.replaceChildren(h('div', { class: 'notice', role: 'status' }, h('strong', {}, 'The pipeline does not run here. '), e?.reason || ''));
         stagesBox.replaceChildren();
+        stagesHeading.hidden = true;
         throughput.el.hidden = true;
         throughput.update({ x: [], series: [] });
         return;
       }
       throughput.el.hidden = false;
+      stagesHeading.hidden = false;
       statusBox.replaceChildren(
         card('Pipeline', h('span', { class: `status status-${e.status}` }, e.status), e.status === 'ok' ? `last commit ${when(e.last_commit_at)} UTC` : e.reason),
         card('CDC slot lag', e.slot ? `${fmt(e.slot.lag_bytes)} B` : '—', e.slot ? `${e.slot.name}${e.slot.active ? '' : ' (inactive)'}` : 'slot not created yet'),
@@ -97,7 +100,7 @@ function pipelinePanel(signal) {
   return h('section', { 'aria-labelledby': 'eng-pipeline-h' },
     h('h2', { id: 'eng-pipeline-h' }, 'Pipeline'),
     statusBox,
-    h('h3', {}, 'Stages'),
+    stagesHeading,
     stagesBox,
     throughput.el);
 }
