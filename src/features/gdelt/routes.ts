@@ -64,7 +64,7 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
         return job;
       },
       {
-        params: t.Object({ id: t.Numeric({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) }),
+        params: t.Object({ id: t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) }),
         response: { 200: JobSchema, ...errors(400, 404) },
         detail: { summary: 'One ingestion job: state, progress, rows, errors', tags },
       },
