@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { systemClock } from '../platform/clock.ts';
-import { ConfigError, loadConfig } from '../platform/config.ts';
+import { cliConfig } from './common.ts';
 import { AppError, errorMessage } from '../platform/errors.ts';
 import { createLogger } from '../platform/log.ts';
 import { Metrics } from '../platform/metrics.ts';
@@ -21,14 +21,7 @@ if (args.has('--help') || args.has('-h')) {
   process.exit(0);
 }
 
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`${error.message}\nFix the variable(s) above in the environment and run \`bun run etl\` again.`);
-  process.exit(2);
-}
+const config = cliConfig('etl');
 
 const err = process.stderr;
 const tty = !!err.isTTY;

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../platform/config.ts';
+import { cliConfig, fail } from './common.ts';
 import { ROOT } from '../platform/context.ts';
 import { AppError } from '../platform/errors.ts';
 import { openPostgres } from '../platform/stores/postgres.ts';
@@ -22,10 +22,6 @@ Options:
   --duration S        stop continuous mode after S seconds
   --events-per-day M  historical volume (default 10000)`;
 
-function fail(message: string, code = 2): never {
-  console.error(message);
-  process.exit(code);
-}
 
 const { values, positionals } = (() => {
   try {
@@ -65,12 +61,7 @@ const positive = (name: string, raw: string | undefined, required = true): numbe
 const mode = positionals[0];
 if (!mode || !['continuous', 'batch', 'historical'].includes(mode)) fail(`${usage}\n\nUnknown or missing mode ${JSON.stringify(mode ?? '')}.`);
 
-let config;
-try {
-  config = loadConfig();
-} catch (e) {
-  fail(e instanceof ConfigError ? e.message : String(e));
-}
+const config = cliConfig('generate');
 if (!config.DATABASE_URL) fail('DATABASE_URL is not set; the generator writes into Postgres. Example: DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres');
 
 const seed = Math.floor(positive('seed', values.seed));

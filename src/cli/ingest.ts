@@ -4,7 +4,7 @@ import { parseBoundary } from '../features/gdelt/manifest.ts';
 import type { JobView } from '../features/gdelt/queue.ts';
 import { openIngestEnv, workLoop } from '../features/gdelt/runner.ts';
 import { systemClock } from '../platform/clock.ts';
-import { ConfigError, loadConfig } from '../platform/config.ts';
+import { cliConfig, fail as failWith } from './common.ts';
 import { AppError } from '../platform/errors.ts';
 import { createLogger } from '../platform/log.ts';
 
@@ -14,8 +14,7 @@ const usage = `Usage:
 Options: --quiet (no progress bar). Configuration comes from the environment (GDELT_BASE_URL, LAKE_URL, DATA_DIR, …).`;
 
 function fail(message: string): never {
-  console.error(`${message}\n\n${usage}`);
-  process.exit(2);
+  return failWith(`${message}\n\n${usage}`);
 }
 
 let args;
@@ -28,13 +27,7 @@ if (args.help) {
   console.log(usage);
   process.exit(0);
 }
-let config;
-try {
-  config = loadConfig();
-} catch (e) {
-  if (e instanceof ConfigError) fail(e.message);
-  throw e;
-}
+const config = cliConfig('ingest');
 
 let request: { kind: 'latest'; n: number } | { kind: 'range'; from: string; to: string };
 if (args.batches !== undefined) {

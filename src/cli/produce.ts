@@ -4,7 +4,7 @@ import { ensureTopic, produceScenario } from '../features/streams/producer.ts';
 import { SCENARIOS } from '../features/streams/scenarios.ts';
 import { durationMs } from '../features/streams/spec.ts';
 import { systemClock } from '../platform/clock.ts';
-import { ConfigError, loadConfig } from '../platform/config.ts';
+import { cliConfig, fail as failWith } from './common.ts';
 import { createLogger } from '../platform/log.ts';
 import { openKafka } from '../platform/stores/kafka.ts';
 
@@ -34,8 +34,7 @@ const Args = z.object({
 });
 
 function fail(message: string): never {
-  console.error(`${message}\n${usage}`);
-  process.exit(2);
+  return failWith(`${message}\n${usage}`);
 }
 
 let raw;
@@ -52,13 +51,7 @@ const parsed = Args.safeParse(raw);
 if (!parsed.success) fail(parsed.error.issues.map((i) => `--${String(i.path[0])} ${i.message}`).join('\n'));
 const args = parsed.data;
 
-let config;
-try {
-  config = loadConfig();
-} catch (e) {
-  if (e instanceof ConfigError) fail(e.message);
-  throw e;
-}
+const config = cliConfig('produce');
 if (!config.KAFKA_BOOTSTRAP_SERVERS) fail('KAFKA_BOOTSTRAP_SERVERS is not set. Example: KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 bun run produce -- …');
 
 const log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT }).child({ component: 'produce' });

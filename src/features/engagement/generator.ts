@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Sql } from '../../platform/stores/postgres.ts';
 import { AppError } from '../../platform/errors.ts';
 import { CONTENT_TYPES, EVENT_TYPES, type ContentType } from './model.ts';
+import { seededRandom } from '../../platform/random.ts';
 
 /**
  * Realistic engagement data for development, tests and benchmarks: a catalogue of podcasts, newsletters and
@@ -11,17 +12,6 @@ import { CONTENT_TYPES, EVENT_TYPES, type ContentType } from './model.ts';
  * event sequence (timestamps are placed relative to the moment of the run).
  */
 
-/** mulberry32: tiny, fast, good enough for test data, and the same on every platform. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function uuid(rand: () => number): string {
   const b = Array.from({ length: 16 }, () => Math.floor(rand() * 256));

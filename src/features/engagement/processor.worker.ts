@@ -1,22 +1,5 @@
-import { createLogger } from '../../platform/log.ts';
-import { defineWorker } from '../../platform/workers/worker.ts';
-import { TelemetryBuffer, type TelemetryMessage } from '../../platform/workers/telemetry.ts';
+import { defineTelemetryWorker } from '../../platform/workers/telemetry-worker.ts';
 import type { PipelineOptions } from './options.ts';
 import { runStreamProcessor } from './pipeline.ts';
 
-defineWorker<PipelineOptions, never, TelemetryMessage>({
-  async run(options, io) {
-    const telemetry = new TelemetryBuffer();
-    const flush = setInterval(() => {
-      const m = telemetry.drain();
-      if (m) io.emit(m);
-    }, 1000);
-    try {
-      await runStreamProcessor(options, { log: createLogger(options.log, { worker: 'engagement-processor' }), telemetry, setState: io.setState }, io.signal);
-    } finally {
-      clearInterval(flush);
-      const m = telemetry.drain();
-      if (m) io.emit(m);
-    }
-  },
-});
+defineTelemetryWorker<PipelineOptions>('engagement-processor', runStreamProcessor);

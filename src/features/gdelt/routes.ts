@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia';
 import type { AppContext } from '../../platform/context.ts';
 import { badRequest, notFound } from '../../platform/errors.ts';
-import { protectedDetail, requireApiKey } from '../../platform/http/auth.ts';
+import { protectedDetail, mutationGuard } from '../../platform/http/auth.ts';
 import { errors } from '../../platform/http/schemas.ts';
 import type { GdeltService } from './index.ts';
 import { batchIso, parseBoundary } from './manifest.ts';
@@ -26,7 +26,7 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
         return { job_id: job.job_id, state: 'queued' as const };
       },
       {
-        beforeHandle: requireApiKey(ctx),
+        transform: mutationGuard(ctx),
         query: TriggerQuery,
         response: { 202: Enqueued, ...errors(400, 401, 403) },
         detail: { summary: 'Queue ingestion of the latest batches', description: 'Reads lastupdate.txt (and masterfilelist.txt for more than one batch) when the job runs. Poll the job for progress.', tags, ...protectedDetail },
@@ -45,7 +45,7 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
         return { job_id: job.job_id, state: 'queued' as const };
       },
       {
-        beforeHandle: requireApiKey(ctx),
+        transform: mutationGuard(ctx),
         query: BackfillQuery,
         response: { 202: Enqueued, ...errors(400, 401, 403) },
         detail: { summary: 'Queue ingestion of a range of batches', description: 'Every batch in masterfilelist.txt between from and to.', tags, ...protectedDetail },
@@ -64,7 +64,7 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
         return job;
       },
       {
-        params: t.Object({ id: t.Numeric({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) }),
+        params: t.Object({ id: t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) }),
         response: { 200: JobSchema, ...errors(400, 404) },
         detail: { summary: 'One ingestion job: state, progress, rows, errors', tags },
       },
@@ -86,14 +86,16 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
       ({ query }) =>
         search(g.index, g.lookups, { ...query, limit: query.limit ?? 50, offset: query.offset ?? 0, sort: query.sort ?? 'date', country: query.country?.toUpperCase() }),
       {
+        beforeHandle: ctx.limits.search,
         query: SearchQuery,
-        response: { 200: SearchResult, ...errors(400) },
+        response: { 200: SearchResult, ...errors(400, 429) },
         detail: { summary: 'Search events', description: 'Full-text search over actor names, places, source URL words and CAMEO descriptions, from the index built at ingest.', tags },
       },
     )
     .get('/api/v1/events/stats', async ({ query }) => stats(await g.query(), g.index, g.lookups, { ...query, group_by: query.group_by ?? 'day', country: query.country?.toUpperCase() }), {
+      beforeHandle: ctx.limits.search,
       query: StatsQuery,
-      response: { 200: StatList, ...errors(400, 503) },
+      response: { 200: StatList, ...errors(400, 429, 503) },
       detail: {
         summary: 'Counts, average tone and Goldstein by day, root code, country or quad class',
         description: 'Every event in the window, or, with query/country/event_code/actor, only the events a search with those filters matches.',
@@ -101,8 +103,9 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
       },
     })
     .get('/api/v1/events/timeline', async ({ query }) => timeline(await g.query(), g.index, g.lookups, { ...query, interval: query.interval ?? 'hour', country: query.country?.toUpperCase() }), {
+      beforeHandle: ctx.limits.search,
       query: TimelineQuery,
-      response: { 200: StatList, ...errors(400, 503) },
+      response: { 200: StatList, ...errors(400, 429, 503) },
       detail: { summary: 'Events over time (optionally only those a search with the same filters matches)', tags },
     })
     .get('/api/v1/events/:id', async ({ params }) => getEvent(await g.query(), g.index, g.lookups, params.id), {

@@ -1,3 +1,5 @@
+import { seededRandom } from '../../platform/random.ts';
+
 /**
  * Deterministic record generators for the three example jobs. The same options (seed included) always give the
  * same records in the same order, so a test can produce them to Kafka and recompute the expected results itself.
@@ -25,17 +27,6 @@ export type GenerateOptions = {
 
 export type GeneratedRecord = { key: string; value: Record<string, unknown>; eventTimeMs: number; nominalMs: number; late: boolean };
 
-/** mulberry32: a tiny, well-distributed 32-bit PRNG; plenty for test data and fully reproducible. */
-export function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const gaussian = (rand: () => number) => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -103,7 +94,7 @@ export function recordCount(options: Pick<GenerateOptions, 'ratePerSec' | 'durat
 
 /** Yields records in send order (nominal time), each with its (possibly earlier) event time. */
 export function* generate(options: GenerateOptions): Generator<GeneratedRecord> {
-  const rand = prng(options.seed);
+  const rand = seededRandom(options.seed);
   const keys = options.keys ?? DEFAULT_KEYS[options.scenario];
   const make = { ticks, sensors, requests }[options.scenario](rand, keys);
   const { lateFraction = 0, disorderMs = 0, lateMs = 20_000 } = options;

@@ -20,6 +20,8 @@ export function openSqlite(options: { path: string; migrationsDir: string }): Sq
   db.run('PRAGMA synchronous = FULL');
   db.run('PRAGMA foreign_keys = ON');
   db.run('PRAGMA busy_timeout = 5000');
+  // Defense in depth: SQL functions with side effects cannot run from views or triggers in the schema.
+  db.run('PRAGMA trusted_schema = OFF');
   migrateSqlite(db, options.migrationsDir);
   return {
     db,
