@@ -6,6 +6,7 @@ import type { Logger } from '../../platform/log.ts';
 import { ROOT } from '../../platform/context.ts';
 import { openSqlite } from '../../platform/stores/sqlite.ts';
 import { Catalog } from './catalog.ts';
+import { Indexer } from './indexer.ts';
 import type { IngestEnv } from './ingest.ts';
 import { runJob } from './ingest.ts';
 import { FileLake, openLake, type LakeOptions } from './lake.ts';
@@ -37,7 +38,7 @@ export const paths = (dataDir: string) => ({
 
 /**
  * Opens what ingestion needs in the caller's realm. The DuckDB instance is in-memory and may only touch the
- * temporary folder and the lake (or its cache).
+ * temporary folder and the lake (or its cache); the index stage has its own connection to it.
  */
 export async function openIngestEnv(options: IngestOptions, deps: { log: Logger; clock: Clock; signal?: AbortSignal }): Promise<IngestEnv & { close(): Promise<void> }> {
   const p = paths(options.dataDir);
@@ -46,6 +47,7 @@ export async function openIngestEnv(options: IngestOptions, deps: { log: Logger;
   const lake = openLake(options.lake);
   const instance = await DuckDBInstance.create(':memory:');
   const duck = await instance.connect();
+  const indexDuck = await instance.connect();
   const lakeDir = lake instanceof FileLake ? lake.root : options.lake.cacheDir;
   for (const sql of [
     `SET allowed_directories = ['${p.tmp.replaceAll("'", "''")}/', '${lakeDir.replaceAll("'", "''")}/']`,
@@ -59,12 +61,13 @@ export async function openIngestEnv(options: IngestOptions, deps: { log: Logger;
     await duck.run(sql);
   const swept = await lake.sweep();
   if (swept) deps.log.warn('removed temporary files left by an interrupted run', { files: swept });
-  return {
+  const lookups = loadLookups();
+  const env: IngestEnv & { close(): Promise<void> } = {
     lake,
     catalog: new Catalog(sqlite.db),
     queue: new JobQueue(sqlite.db, () => deps.clock.now()),
-    index,
-    lookups: loadLookups(),
+    indexer: new Indexer({ index, duck: indexDuck, lake, lookups, clock: deps.clock, log: deps.log, signal: deps.signal, onIndexed: (ms) => env.onStep?.('index', ms) }),
+    lookups,
     duck,
     tmpDir: p.tmp,
     baseUrl: options.baseUrl.replace(/\/+$/, ''),
@@ -74,12 +77,15 @@ export async function openIngestEnv(options: IngestOptions, deps: { log: Logger;
     log: deps.log,
     signal: deps.signal,
     close: async () => {
+      await env.indexer.drain();
+      indexDuck.closeSync();
       duck.closeSync();
       instance.closeSync();
       index.close();
       await sqlite.close();
     },
   };
+  return env;
 }
 
 /**
@@ -92,6 +98,7 @@ export async function workLoop(
   io: { signal: AbortSignal; onJob(job: JobView): void; waitForWake(ms: number): Promise<void> },
 ) {
   const owner = processOwner();
+  env.indexer.catchUp(env.catalog);
   let nextPollAt = options.pollMinutes ? env.clock.now() : Infinity;
   while (!io.signal.aborted) {
     if (env.clock.now() >= nextPollAt) {
