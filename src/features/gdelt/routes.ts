@@ -73,12 +73,13 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
       '/api/v1/ingest/batches',
       ({ query }) => {
         const { items, total } = g.catalog.list({ table: query.table, limit: query.limit ?? 100, offset: query.offset ?? 0 });
-        return { items: items.map(({ batch, ...r }) => ({ ...r, batch_time: batchIso(batch) })), total };
+        const indexed = g.index.indexedAt(items.filter((i) => i.table === 'events').map((i) => i.batch));
+        return { items: items.map(({ batch, ...r }) => ({ ...r, batch_time: batchIso(batch), indexed_at: (r.table === 'events' && indexed.get(batch)) || null })), total };
       },
       {
         query: BatchesQuery,
         response: { 200: BatchList, ...errors(400) },
-        detail: { summary: 'Batches in the lake', description: 'Rows, zip size and md5 (as the manifest lists them), quarantined rows, when ingested.', tags },
+        detail: { summary: 'Batches in the lake', description: 'Rows, zip size and md5 (as the manifest lists them), quarantined rows, when ingested and when indexed for search.', tags },
       },
     )
     .get(

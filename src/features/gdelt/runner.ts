@@ -38,16 +38,16 @@ export const paths = (dataDir: string) => ({
 
 /**
  * Opens what ingestion needs in the caller's realm. The DuckDB instance is in-memory and may only touch the
- * temporary folder and the lake (or its cache); the index stage has its own connection to it.
+ * temporary folder and the lake (or its cache). The index stage runs in a thread of its own (indexer.ts).
  */
 export async function openIngestEnv(options: IngestOptions, deps: { log: Logger; clock: Clock; signal?: AbortSignal }): Promise<IngestEnv & { close(): Promise<void> }> {
   const p = paths(options.dataDir);
   const sqlite = openSqlite({ path: p.sqlite, migrationsDir: join(ROOT, 'db/sqlite') });
-  const index = new SearchIndex(p.index);
+  // This connection only checks what is indexed; the index stage writes through its own (index.worker.ts).
+  const index = new SearchIndex(p.index, { cacheMb: 4 });
   const lake = openLake(options.lake);
   const instance = await DuckDBInstance.create(':memory:');
   const duck = await instance.connect();
-  const indexDuck = await instance.connect();
   const lakeDir = lake instanceof FileLake ? lake.root : options.lake.cacheDir;
   for (const sql of [
     `SET allowed_directories = ['${p.tmp.replaceAll("'", "''")}/', '${lakeDir.replaceAll("'", "''")}/']`,
@@ -66,7 +66,15 @@ export async function openIngestEnv(options: IngestOptions, deps: { log: Logger;
     lake,
     catalog: new Catalog(sqlite.db),
     queue: new JobQueue(sqlite.db, () => deps.clock.now()),
-    indexer: new Indexer({ index, duck: indexDuck, lake, lookups, clock: deps.clock, log: deps.log, signal: deps.signal, onIndexed: (ms) => env.onStep?.('index', ms) }),
+    indexer: new Indexer({
+      index,
+      worker: { indexPath: p.index, readDirs: [lakeDir], tmpDir: join(p.tmp, 'index') },
+      lake,
+      clock: deps.clock,
+      log: deps.log,
+      signal: deps.signal,
+      onIndexed: (ms) => env.onStep?.('index', ms),
+    }),
     lookups,
     duck,
     tmpDir: p.tmp,
@@ -77,8 +85,7 @@ export async function openIngestEnv(options: IngestOptions, deps: { log: Logger;
     log: deps.log,
     signal: deps.signal,
     close: async () => {
-      await env.indexer.drain();
-      indexDuck.closeSync();
+      await env.indexer.close();
       duck.closeSync();
       instance.closeSync();
       index.close();

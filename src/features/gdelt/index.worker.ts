@@ -1,0 +1,76 @@
+/// <reference lib="webworker" />
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { errorMessage } from '../../platform/errors.ts';
+import { loadLookups } from './lookups.ts';
+import { readIndexRows, SearchIndex } from './search-index.ts';
+
+export type IndexWorkerOptions = {
+  indexPath: string;
+  /** Folders DuckDB may read (the lake or its cache) and spill to. */
+  readDirs: string[];
+  tmpDir: string;
+  /** Int32 flag the ingestion thread sets while it writes Parquet: the index stage waits between chunks meanwhile. */
+  gate: SharedArrayBuffer;
+};
+export type ToIndexWorker = { type: 'open'; options: IndexWorkerOptions } | { type: 'index'; batch: string; path: string; at: string } | { type: 'close' };
+export type FromIndexWorker =
+  | { type: 'ready' }
+  | { type: 'indexed'; batch: string; rows: number; superseded: number; skipped: boolean }
+  | { type: 'failed'; batch: string; message: string; aborted: boolean }
+  | { type: 'closed' };
+
+// The search-index stage's thread (see indexer.ts): reads a published Parquet file with its own small DuckDB and
+// writes the SQLite index, so the ingestion thread never waits behind index work. One request at a time.
+let index: SearchIndex | undefined;
+let instance: DuckDBInstance | undefined;
+let duck: DuckDBConnection | undefined;
+let current: Promise<void> | undefined;
+let gate: Int32Array | undefined;
+
+/** The chunks of a file, each taken only while the ingestion thread is not writing Parquet (which then has both cores). */
+async function* gated<T>(chunks: AsyncIterable<T>): AsyncGenerator<T> {
+  for await (const chunk of chunks) {
+    while (gate && Atomics.load(gate, 0) !== 0) await Atomics.waitAsync(gate, 0, Atomics.load(gate, 0), 1000).value;
+    yield chunk;
+  }
+}
+const lookups = loadLookups();
+const stop = new AbortController();
+const post = (m: FromIndexWorker) => postMessage(m);
+const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+self.onmessage = async (e: MessageEvent<ToIndexWorker>) => {
+  const msg = e.data;
+  if (msg.type === 'open') {
+    index = new SearchIndex(msg.options.indexPath, { cacheMb: 16 });
+    gate = new Int32Array(msg.options.gate);
+    instance = await DuckDBInstance.create(':memory:');
+    duck = await instance.connect();
+    for (const sql of [
+      `SET allowed_directories = [${[...msg.options.readDirs, msg.options.tmpDir].map((d) => quote(d + '/')).join(', ')}]`,
+      `SET temp_directory = ${quote(msg.options.tmpDir)}`,
+      'SET enable_external_access = false',
+      'SET autoinstall_known_extensions = false',
+      'SET autoload_known_extensions = false',
+      // One thread and a small budget: this stage streams one file at a time beside the ingestion's DuckDB.
+      'SET threads = 1',
+      "SET memory_limit = '256MB'",
+      'SET lock_configuration = true',
+    ])
+      await duck.run(sql);
+    post({ type: 'ready' });
+  } else if (msg.type === 'index') {
+    current = index!.addBatch(msg.batch, gated(readIndexRows(duck!, msg.path)), lookups, msg.at, stop.signal).then(
+      (r) => post({ type: 'indexed', batch: msg.batch, rows: r?.rows ?? 0, superseded: r?.superseded ?? 0, skipped: !r }),
+      (err) => post({ type: 'failed', batch: msg.batch, message: errorMessage(err), aborted: stop.signal.aborted }),
+    );
+  } else if (msg.type === 'close') {
+    stop.abort(new Error('index stage stopping'));
+    // A running batch sees the abort at its next chunk and rolls back before the connections close.
+    await current;
+    duck?.closeSync();
+    instance?.closeSync();
+    index?.close();
+    post({ type: 'closed' });
+  }
+};
