@@ -98,6 +98,7 @@ function ingestPanel(signal) {
             { label: 'Zip bytes', render: (b) => b.bytes.toLocaleString() },
             { label: 'md5', render: (b) => h('code', {}, b.md5.slice(0, 10) + '…') },
             { label: 'Ingested', render: (b) => when(b.ingested_at) },
+            { label: 'Searchable', render: (b) => (b.table !== 'events' ? '–' : b.indexed_at ? when(b.indexed_at) : 'indexing…') },
           ],
           batches.items,
           'The lake is empty: queue a few batches above.',
