@@ -102,3 +102,17 @@ test('the index stage reports a batch it cannot read as failed and goes on with 
     index.close();
   }
 });
+
+test('a newest-first text search walks the posting list backwards and stops at the limit instead of sorting every match', async () => {
+  const index = new SearchIndex(':memory:');
+  await index.addBatch(BATCH, readIndexRows(await instance.connect(), parquet), lookups, '2026-11-23T00:00:00Z');
+  const statements: string[] = [];
+  const query = index.db.query.bind(index.db);
+  index.db.query = ((sql: string) => (statements.push(sql), query(sql))) as typeof index.db.query;
+  const found = search(index, lookups, { query: 'protest', since: '2015-02-18', limit: 5, offset: 0, sort: 'date' });
+  expect(found.items.map((e) => e.id)).toEqual([...found.items.map((e) => e.id)].sort((a, b) => b - a));
+  const select = statements.find((s) => s.includes('LIMIT ? OFFSET ?'))!;
+  const plan = (sql: string) => query(`EXPLAIN QUERY PLAN ${sql}`).all('"protest"', 0, 5, 0).map((r: any) => r.detail as string);
+  expect(plan(select).join(' | ')).not.toContain('TEMP B-TREE');
+  index.close();
+});
