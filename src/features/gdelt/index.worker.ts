@@ -9,8 +9,6 @@ export type IndexWorkerOptions = {
   /** Folders DuckDB may read (the lake or its cache) and spill to. */
   readDirs: string[];
   tmpDir: string;
-  /** Int32 flag the ingestion thread sets while it writes Parquet: the index stage waits between chunks meanwhile. */
-  gate: SharedArrayBuffer;
 };
 export type ToIndexWorker = { type: 'open'; options: IndexWorkerOptions } | { type: 'index'; batch: string; path: string; at: string } | { type: 'close' };
 export type FromIndexWorker =
@@ -25,15 +23,6 @@ let index: SearchIndex | undefined;
 let instance: DuckDBInstance | undefined;
 let duck: DuckDBConnection | undefined;
 let current: Promise<void> | undefined;
-let gate: Int32Array | undefined;
-
-/** The chunks of a file, each taken only while the ingestion thread is not writing Parquet (which then has both cores). */
-async function* gated<T>(chunks: AsyncIterable<T>): AsyncGenerator<T> {
-  for await (const chunk of chunks) {
-    while (gate && Atomics.load(gate, 0) !== 0) await Atomics.waitAsync(gate, 0, Atomics.load(gate, 0), 1000).value;
-    yield chunk;
-  }
-}
 const lookups = loadLookups();
 const stop = new AbortController();
 const post = (m: FromIndexWorker) => postMessage(m);
@@ -43,7 +32,6 @@ self.onmessage = async (e: MessageEvent<ToIndexWorker>) => {
   const msg = e.data;
   if (msg.type === 'open') {
     index = new SearchIndex(msg.options.indexPath, { cacheMb: 16 });
-    gate = new Int32Array(msg.options.gate);
     instance = await DuckDBInstance.create(':memory:');
     duck = await instance.connect();
     for (const sql of [
@@ -55,12 +43,13 @@ self.onmessage = async (e: MessageEvent<ToIndexWorker>) => {
       // One thread and a small budget: this stage streams one file at a time beside the ingestion's DuckDB.
       'SET threads = 1',
       "SET memory_limit = '256MB'",
+      "SET allocator_bulk_deallocation_flush_threshold = '32MB'",
       'SET lock_configuration = true',
     ])
       await duck.run(sql);
     post({ type: 'ready' });
   } else if (msg.type === 'index') {
-    current = index!.addBatch(msg.batch, gated(readIndexRows(duck!, msg.path)), lookups, msg.at, stop.signal).then(
+    current = index!.addBatch(msg.batch, readIndexRows(duck!, msg.path), lookups, msg.at, stop.signal).then(
       (r) => post({ type: 'indexed', batch: msg.batch, rows: r?.rows ?? 0, superseded: r?.superseded ?? 0, skipped: !r }),
       (err) => post({ type: 'failed', batch: msg.batch, message: errorMessage(err), aborted: stop.signal.aborted }),
     );

@@ -25,14 +25,13 @@ export class Indexer {
   private failures: IndexFailure[] = [];
   private worker?: Worker;
   private opened?: Promise<void>;
-  private gate = new Int32Array(new SharedArrayBuffer(4));
   private waiting = new Map<Reply, { resolve(m: FromIndexWorker): void; reject(e: Error): void }>();
 
   constructor(
     private o: {
       /** The caller's connection to the index, to see what is indexed already. */
       index: SearchIndex;
-      worker: Omit<IndexWorkerOptions, 'gate'>;
+      worker: IndexWorkerOptions;
       lake: Lake;
       clock: Clock;
       log: Logger;
@@ -55,20 +54,6 @@ export class Indexer {
     for (const k of missing) this.add({ table: 'events', batch: k.batch, rows: 1, parquet_key: k.key });
     if (missing.length) this.o.log.info('indexing published batches the search index lacks', { batches: missing.length });
     return missing.length;
-  }
-
-  /**
-   * Runs `fn` (a Parquet write) with the index stage paused between its chunks, so publishing keeps both cores
-   * and the index catches up in the gaps (downloads, unzips) and after the last batch.
-   */
-  async priority<T>(fn: () => Promise<T>): Promise<T> {
-    Atomics.add(this.gate, 0, 1);
-    try {
-      return await fn();
-    } finally {
-      Atomics.sub(this.gate, 0, 1);
-      Atomics.notify(this.gate, 0);
-    }
   }
 
   /** Batches handed over and not indexed yet. */
@@ -126,7 +111,7 @@ export class Indexer {
         this.worker = undefined;
         worker.terminate();
       };
-      await this.request({ type: 'open', options: { ...this.o.worker, gate: this.gate.buffer as SharedArrayBuffer } }, 'ready');
+      await this.request({ type: 'open', options: this.o.worker }, 'ready');
     })().catch((e) => {
       this.opened = undefined;
       throw e;

@@ -83,7 +83,7 @@ export async function ingestFile(env: IngestEnv, file: FileToIngest): Promise<Fi
     step('unzip');
     if (unzipped.bytes === 0)
       throw terminal('empty_file', `${file.name} holds an empty CSV (${unzipped.member}); a GDELT batch always has rows, so this looks like a broken upload. Nothing was published.`);
-    const written = await env.indexer.priority(() => writeBatchParquet(env.duck, { table: file.table, csvPath: csv, parquetPath: parquet }));
+    const written = await writeBatchParquet(env.duck, { table: file.table, csvPath: csv, parquetPath: parquet });
     await rm(csv, { force: true });
     step('parquet');
 
