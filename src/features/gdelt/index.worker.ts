@@ -12,7 +12,7 @@ export type IndexWorkerOptions = {
 };
 export type ToIndexWorker = { type: 'open'; options: IndexWorkerOptions } | { type: 'index'; batch: string; path: string; at: string } | { type: 'close' };
 export type FromIndexWorker =
-  | { type: 'ready' }
+  | { type: 'ready'; error?: string }
   | { type: 'indexed'; batch: string; rows: number; superseded: number; skipped: boolean }
   | { type: 'failed'; batch: string; message: string; aborted: boolean }
   | { type: 'closed' };
@@ -28,26 +28,32 @@ const stop = new AbortController();
 const post = (m: FromIndexWorker) => postMessage(m);
 const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
+async function open(options: IndexWorkerOptions) {
+  index = new SearchIndex(options.indexPath, { cacheMb: 16 });
+  instance = await DuckDBInstance.create(':memory:');
+  duck = await instance.connect();
+  for (const sql of [
+    `SET allowed_directories = [${[...options.readDirs, options.tmpDir].map((d) => quote(d + '/')).join(', ')}]`,
+    `SET temp_directory = ${quote(options.tmpDir)}`,
+    'SET enable_external_access = false',
+    'SET autoinstall_known_extensions = false',
+    'SET autoload_known_extensions = false',
+    // One thread and a small budget: this stage streams one file at a time beside the ingestion's DuckDB.
+    'SET threads = 1',
+    "SET memory_limit = '256MB'",
+    "SET allocator_bulk_deallocation_flush_threshold = '32MB'",
+    'SET lock_configuration = true',
+  ])
+    await duck.run(sql);
+}
+
 self.onmessage = async (e: MessageEvent<ToIndexWorker>) => {
   const msg = e.data;
   if (msg.type === 'open') {
-    index = new SearchIndex(msg.options.indexPath, { cacheMb: 16 });
-    instance = await DuckDBInstance.create(':memory:');
-    duck = await instance.connect();
-    for (const sql of [
-      `SET allowed_directories = [${[...msg.options.readDirs, msg.options.tmpDir].map((d) => quote(d + '/')).join(', ')}]`,
-      `SET temp_directory = ${quote(msg.options.tmpDir)}`,
-      'SET enable_external_access = false',
-      'SET autoinstall_known_extensions = false',
-      'SET autoload_known_extensions = false',
-      // One thread and a small budget: this stage streams one file at a time beside the ingestion's DuckDB.
-      'SET threads = 1',
-      "SET memory_limit = '256MB'",
-      "SET allocator_bulk_deallocation_flush_threshold = '32MB'",
-      'SET lock_configuration = true',
-    ])
-      await duck.run(sql);
-    post({ type: 'ready' });
+    await open(msg.options).then(
+      () => post({ type: 'ready' }),
+      (err) => post({ type: 'ready', error: errorMessage(err) }),
+    );
   } else if (msg.type === 'index') {
     current = index!.addBatch(msg.batch, readIndexRows(duck!, msg.path), lookups, msg.at, stop.signal).then(
       (r) => post({ type: 'indexed', batch: msg.batch, rows: r?.rows ?? 0, superseded: r?.superseded ?? 0, skipped: !r }),

@@ -111,7 +111,12 @@ export class Indexer {
         this.worker = undefined;
         worker.terminate();
       };
-      await this.request({ type: 'open', options: this.o.worker }, 'ready');
+      const ready = await this.request({ type: 'open', options: this.o.worker }, 'ready');
+      if (ready.type === 'ready' && ready.error) {
+        worker.terminate();
+        this.worker = undefined;
+        throw new Error(`the index thread could not open the index: ${ready.error}`);
+      }
     })().catch((e) => {
       this.opened = undefined;
       throw e;

@@ -116,3 +116,22 @@ test('a newest-first text search walks the posting list backwards and stops at t
   expect(plan(select).join(' | ')).not.toContain('TEMP B-TREE');
   index.close();
 });
+
+test('an index stage that cannot open its index file reports every batch handed to it as failed, and does not hang', async () => {
+  const indexPath = join(parquet, 'under-a-file', 'index.db');
+  const index = new SearchIndex(':memory:');
+  const indexer = new Indexer({
+    index,
+    worker: { indexPath, readDirs: [lakeRoot], tmpDir: join(dir.path, 'tmp') },
+    lake: new FileLake(lakeRoot),
+    clock: new ManualClock(0),
+    log: memoryLogger(),
+  });
+  try {
+    indexer.add({ table: 'events', batch: BATCH, rows: 2271, parquet_key: parquetKey('events', BATCH) });
+    expect(await indexer.drain()).toEqual([{ batch: BATCH, message: expect.stringContaining('could not open the index') }]);
+  } finally {
+    await indexer.close();
+    index.close();
+  }
+});
