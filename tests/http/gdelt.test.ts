@@ -39,9 +39,10 @@ describe('GDELT lake over the 2015-02-18 fixture batches', () => {
     );
     expect(body.items.at(-1)).toMatchObject({
       name: '20150218230000.export.CSV.zip', table: 'events', bytes: 150383, md5: '297a16b493de7cf6ca809a7cc31d0b93', quarantined_rows: 0,
-      parquet_key: 'events/date=2015-02-18/batch=20150218230000.parquet', ingested_at: expect.any(String),
+      parquet_key: 'events/date=2015-02-18/batch=20150218230000.parquet', ingested_at: expect.any(String), indexed_at: expect.any(String),
     });
     const mentions = await t.json('/api/v1/ingest/batches?table=mentions');
+    expect(mentions.body.items.map((b: any) => b.indexed_at)).toEqual([null, null, null, null]);
     expect(mentions.body.items.map((b: any) => b.rows).sort()).toEqual(Object.values(MENTION_ROWS).sort());
     expect(lakeFiles(t.dir).filter((f) => f.endsWith('.parquet'))).toEqual([
       ...BATCHES.map((b) => `events/date=2015-02-18/batch=${b}.parquet`),
@@ -176,7 +177,10 @@ describe('GDELT lake over the 2015-02-18 fixture batches', () => {
 
   test('/health reports the lake with how queries read it', async () => {
     const { body } = await t.json('/health');
-    expect(body.details.lake).toMatchObject({ status: 'ok', kind: 'file', query_access: 'direct', batches: 8, newest_batch: '20150218234500' });
+    expect(body.details.lake).toMatchObject({
+      status: 'ok', kind: 'file', query_access: 'direct', batches: 8, newest_batch: '20150218234500',
+      search_index: { indexed_batches: 4, pending_batches: 0, newest_indexed_batch: '20150218234500' },
+    });
   });
 
   test('the lake holds a manifest object per batch, written after its data', () => {

@@ -68,6 +68,11 @@ export class Catalog {
       .map((r) => ({ batch: r.batch, key: r.parquet_key }));
   }
 
+  /** Published batches of a table that hold rows. */
+  count(table: TableName): number {
+    return this.db.query<{ n: number }, [string]>('SELECT count(*) AS n FROM gdelt_batches WHERE tbl = ? AND rows > 0').get(table)!.n;
+  }
+
   newest(table: TableName): string | undefined {
     return this.db.query<{ b: string | null }, [string]>('SELECT max(batch) AS b FROM gdelt_batches WHERE tbl = ?').get(table)?.b ?? undefined;
   }

@@ -60,6 +60,7 @@ export const BatchSchema = t.Object({
   md5: t.String({ description: "md5 of the GDELT zip, checked against the manifest" }),
   quarantined_rows: t.Number(),
   ingested_at: t.String(),
+  indexed_at: Nullable(t.String({ description: 'when the batch became searchable; null while the index stage has not reached it (and for mentions, which are not indexed)' })),
   parquet_key: t.String({ description: 'object key in the lake' }),
   parquet_bytes: t.Number(),
   quarantine_key: Nullable(t.String()),

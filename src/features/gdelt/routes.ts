@@ -73,12 +73,13 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
       '/api/v1/ingest/batches',
       ({ query }) => {
         const { items, total, rows } = g.catalog.list({ table: query.table, limit: query.limit ?? 100, offset: query.offset ?? 0 });
-        return { items: items.map(({ batch, ...r }) => ({ ...r, batch_time: batchIso(batch) })), total, rows };
+        const indexed = g.index.indexedAt(items.filter((i) => i.table === 'events').map((i) => i.batch));
+        return { items: items.map(({ batch, ...r }) => ({ ...r, batch_time: batchIso(batch), indexed_at: (r.table === 'events' && indexed.get(batch)) || null })), total, rows };
       },
       {
         query: BatchesQuery,
         response: { 200: BatchList, ...errors(400) },
-        detail: { summary: 'Batches in the lake', description: 'Rows, zip size and md5 (as the manifest lists them), quarantined rows, when ingested; `rows` sums the rows of every batch matching the filter.', tags },
+        detail: { summary: 'Batches in the lake', description: 'Rows, zip size and md5 (as the manifest lists them), quarantined rows, when ingested and when indexed for search; `rows` sums the rows of every batch matching the filter.', tags },
       },
     )
     .get(

@@ -83,12 +83,13 @@ export async function stats(
     where.push('DATEADDED < $to');
     params.to = toTimestamp(toMs);
   }
+  const source = await q.source('events', files);
   const rows = await q.all<Agg>(
     `SELECT ${KEY[p.group_by]} AS key, count(*) AS count, avg(AvgTone) AS avg_tone, avg(GoldsteinScale) AS avg_goldstein
-     FROM ${q.source('events')} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+     FROM ${source.from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
      GROUP BY ALL ORDER BY ${p.group_by === 'day' ? 'key' : 'count DESC, key'}`,
     params,
-    files.map((f) => f.path),
+    source.lists,
   );
   return { items: rows.map(shape(lookups, p.group_by)) };
 }
@@ -135,12 +136,13 @@ export async function timeline(
   const params: Record<string, DuckDBTimestampValue> = {};
   if (fromMs !== undefined) (where.push('DATEADDED >= $from'), (params.from = toTimestamp(fromMs)));
   if (toMs !== undefined) (where.push('DATEADDED < $to'), (params.to = toTimestamp(toMs)));
+  const source = await q.source('events', files);
   const rows = await q.all<Agg>(
     `SELECT strftime(time_bucket(INTERVAL ${bucketMs / 60_000} MINUTE, DATEADDED), '%Y-%m-%dT%H:%M:%S.000Z') AS key,
        count(*) AS count, avg(AvgTone) AS avg_tone, avg(GoldsteinScale) AS avg_goldstein
-     FROM ${q.source('events')} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} GROUP BY ALL ORDER BY key`,
+     FROM ${source.from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} GROUP BY ALL ORDER BY key`,
     params,
-    files.map((f) => f.path),
+    source.lists,
   );
   return { items: rows.map(shape(lookups, 'time')) };
 }
@@ -156,7 +158,7 @@ export async function getEvent(q: LakeQuery, index: SearchIndex, lookups: Lookup
   if (!row) throw notFound('Event', id);
   const file = (await q.files('events')).find((f) => f.batch === row.batch);
   if (!file) throw notFound('Event', id);
-  const [fields] = await q.all<Record<string, unknown>>('SELECT * FROM read_parquet($files) WHERE GLOBALEVENTID = $id', { id: BigInt(id) }, [file.path]);
+  const [fields] = await q.all<Record<string, unknown>>('SELECT * FROM read_parquet($files) WHERE GLOBALEVENTID = $id', { id: BigInt(id) }, { files: [file.path] });
   if (!fields) throw notFound('Event', id);
   const s = (k: string) => (typeof fields[k] === 'string' ? (fields[k] as string) : null);
   const name = (m: Map<string, string>, k: string) => (s(k) ? (m.get(s(k)!) ?? null) : null);

@@ -264,6 +264,7 @@ function ingestPanel(signal) {
             { label: 'Zip bytes', render: (b) => fmtNum(b.bytes) },
             { label: 'md5', render: (b) => h('code', { title: b.md5 }, b.md5.slice(0, 10) + '…') },
             { label: 'Ingested', render: (b) => fmtUtc(b.ingested_at) },
+            { label: 'Searchable', render: (b) => (b.table !== 'events' ? '–' : b.indexed_at ? fmtUtc(b.indexed_at) : 'indexing…') },
           ],
           batches.items,
           'The lake is empty: queue a few batches above.',
