@@ -24,7 +24,7 @@ async function child(args: string[], log: (m: string) => void) {
 }
 
 /** GDELT-like batches built from the fixture rows: ids shifted to stay unique, DATEADDED = the batch, URLs made unique. */
-function buildIngestInput(dir: string, batches: number, rowsPerBatch: number, startMs: number) {
+export function buildIngestInput(dir: string, batches: number, rowsPerBatch: number, startMs: number) {
   const base = FIXTURE_BATCHES.flatMap((b) => readFileSync(join(FIX, `${b}.export.CSV`), 'utf8').split('\n').filter(Boolean)).map((l) => {
     const first = l.indexOf('\t');
     const last = l.lastIndexOf('\t');
@@ -58,7 +58,7 @@ function buildIngestInput(dir: string, batches: number, rowsPerBatch: number, st
 }
 
 /** A query lake written straight by DuckDB from the fixture rows, catalogued like ingested batches. */
-async function buildQueryLake(dataDir: string, batches: number, reps: number, spacingSlots: number, startMs: number) {
+export async function buildQueryLake(dataDir: string, batches: number, reps: number, spacingSlots: number, startMs: number) {
   const instance = await DuckDBInstance.create(':memory:');
   const c = await instance.connect();
   const tmp = join(dataDir, 'gen');
@@ -114,30 +114,49 @@ const bench: BenchModule = {
       log(`building ${(batches * perBatch).toLocaleString()} event rows as ${batches} zipped batches`);
       const input = buildIngestInput(join(dir, 'ingest-input'), batches, perBatch, Date.UTC(2026, 0, 1));
       const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: (req) => new Response(Bun.file(join(input.zipDir, new URL(req.url).pathname.slice(1)))) });
-      let ingest;
+      const rowsPerS = (rows: number, ms: number) => rows / (ms / 1000);
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+      // The reference (DuckDB's COPY) and the pipeline alternate, so shared-CPU noise hits both alike.
+      const rounds = quick ? 2 : 3;
+      const natives: { rows: number; ms: number }[] = [];
+      type Ingest = { rows: number; ms: number; publishedMs: number; steps: Record<string, number>; peakRssMb: number; state: string; errors: unknown[] };
+      const ingests: Ingest[] = [];
+      const lakeOnly: Ingest[] = [];
       try {
-        log('ingesting end to end through a local mirror (download, verify, unzip, parse, write, publish, index)');
-        ingest = await child(['ingest', join(dir, 'ingest-data'), `http://127.0.0.1:${server.port}`, input.from, input.to], log);
+        for (let r = 0; r < rounds; r++) {
+          const out = join(dir, `native-out-${r}`);
+          mkdirSync(out);
+          log(`round ${r + 1}/${rounds}: DuckDB native COPY on the unzipped CSVs`);
+          natives.push(await child(['native', input.csvDir, out], log));
+          rmSync(out, { recursive: true, force: true });
+          for (const [mode, out] of [['noindex', lakeOnly], ['', ingests]] as const) {
+            log(`round ${r + 1}/${rounds}: ingest through a local mirror (download, verify, unzip, parse, write, publish${mode ? '; index stage off' : ', index'})`);
+            const data = join(dir, `ingest-data-${r}${mode}`);
+            const ingest: Ingest = await child(['ingest', data, `http://127.0.0.1:${server.port}`, input.from, input.to, ...(mode ? [mode] : [])], log);
+            if (ingest.state !== 'succeeded') throw new Error(`ingest job ${ingest.state}: ${JSON.stringify(ingest.errors)}`);
+            out.push(ingest);
+            rmSync(data, { recursive: true, force: true });
+          }
+        }
       } finally {
         server.stop(true);
       }
-      if (ingest.state !== 'succeeded') throw new Error(`ingest job ${ingest.state}: ${JSON.stringify(ingest.errors)}`);
-      mkdirSync(join(dir, 'native-out'));
-      log('DuckDB native COPY on the same unzipped CSVs');
-      const native = await child(['native', input.csvDir, join(dir, 'native-out')], log);
-      const rowsPerS = (rows: number, ms: number) => rows / (ms / 1000);
-      const nativeRate = rowsPerS(native.rows, native.ms);
-      const lakeMs = ingest.ms - (ingest.steps.index ?? 0);
-      const steps = Object.entries(ingest.steps as Record<string, number>).map(([k, v]) => `${k} ${Math.round(v)} ms`).join(', ');
+      const rows = ingests[0]!.rows;
+      const nativeRate = median(natives.map((n) => rowsPerS(n.rows, n.ms)));
+      const publishRate = median(ingests.map((i) => rowsPerS(i.rows, i.publishedMs)));
+      const endRate = median(ingests.map((i) => rowsPerS(i.rows, i.ms)));
+      const perRound = (f: (i: (typeof ingests)[number]) => number) => ingests.map((i, k) => `${(f(i) / rowsPerS(natives[k]!.rows, natives[k]!.ms)).toFixed(2)}×`).join(' ');
+      const steps = Object.entries(ingests.at(-1)!.steps).map(([k, v]) => `${k} ${Math.round(v)} ms`).join(', ');
+      const indexMs = median(ingests.map((i) => i.steps.index ?? 0));
       results.push(
-        { name: `ingest to lake (${(ingest.rows / 1e6).toFixed(2)}M rows, excl. index)`, value: rowsPerS(ingest.rows, lakeMs), unit: 'rows/s', higherIsBetter: true, reference: { name: 'DuckDB COPY', value: nativeRate }, target: '≥ 0.7×', notes: steps },
-        { name: 'ingest end to end incl. search index', value: rowsPerS(ingest.rows, ingest.ms), unit: 'rows/s', higherIsBetter: true, reference: { name: 'DuckDB COPY', value: nativeRate }, notes: `${(input.csvMb / (ingest.ms / 1000)).toFixed(0)} MB/s of CSV` },
-        { name: 'DuckDB native COPY', value: nativeRate, unit: 'rows/s', higherIsBetter: true, notes: `${(input.csvMb / (native.ms / 1000)).toFixed(0)} MB/s of CSV; issue reference ≈ 510,000 rows/s` },
-        { name: 'peak RSS during ingest', value: ingest.peakRssMb, unit: 'MB', target: '< 500 MB' },
+        { name: `ingest: lake publish (${(rows / 1e6).toFixed(2)}M rows, ${batches} batches)`, value: publishRate, unit: 'rows/s', higherIsBetter: true, reference: { name: 'DuckDB COPY', value: nativeRate }, target: '≥ 0.7×', notes: `median of ${rounds} alternated rounds; per round ${perRound((i) => rowsPerS(i.rows, i.publishedMs))}; last round: ${steps}` },
+        { name: 'ingest: end to end, searchable (index stage caught up)', value: endRate, unit: 'rows/s', higherIsBetter: true, reference: { name: 'DuckDB COPY', value: nativeRate }, target: '≥ 0.7×', notes: `per round ${perRound((i) => rowsPerS(i.rows, i.ms))}; ${(input.csvMb / (median(ingests.map((i) => i.ms)) / 1000)).toFixed(0)} MB/s of CSV; index lag at the last publish ${Math.round(median(ingests.map((i) => i.ms - i.publishedMs)))} ms` },
+        { name: 'ingest: lake path alone (index stage off)', value: median(lakeOnly.map((i) => rowsPerS(i.rows, i.publishedMs))), unit: 'rows/s', higherIsBetter: true, reference: { name: 'DuckDB COPY', value: nativeRate }, notes: `per round ${lakeOnly.map((i, k) => `${(rowsPerS(i.rows, i.publishedMs) / rowsPerS(natives[k]!.rows, natives[k]!.ms)).toFixed(2)}×`).join(' ')}` },
+        { name: 'ingest: index stage', value: rowsPerS(rows, indexMs), unit: 'rows/s', higherIsBetter: true, notes: `${Math.round(indexMs)} ms from hand-over to searchable, summed over batches, beside the next batches' download, unzip and Parquet write` },
+        { name: 'DuckDB native COPY', value: nativeRate, unit: 'rows/s', higherIsBetter: true, notes: `${(input.csvMb / (median(natives.map((n) => n.ms)) / 1000)).toFixed(0)} MB/s of CSV; issue reference ≈ 510,000 rows/s` },
+        { name: 'peak RSS during ingest', value: Math.max(...ingests.map((i) => i.peakRssMb)), unit: 'MB', target: '< 500 MB' },
       );
       rmSync(join(dir, 'ingest-input'), { recursive: true, force: true });
-      rmSync(join(dir, 'ingest-data'), { recursive: true, force: true });
-      rmSync(join(dir, 'native-out'), { recursive: true, force: true });
 
       // --- query ---
       const [qBatches, reps, spacing] = quick ? [40, 3, 29] : [200, 6, 29];
@@ -157,8 +176,9 @@ const bench: BenchModule = {
         { name: `search rare actor "${lake.rare.toLowerCase()}"`, value: r.search_rare.p50, unit: 'ms p50', reference: { name: 'ILIKE scan + count', value: r.search_rare_ref.p50 }, target: '< 50 ms', notes: `${note(r.search_rare)}; ${q.totals.rare} matches` },
         { name: 'stats group_by=day, 30 days', value: r.stats_day.p50, unit: 'ms p50', reference: { name: 'hand-typed GROUP BY', value: r.stats_day_ref.p50 }, target: '< 150 ms, ≤ 1.2×', notes: note(r.stats_day) },
         { name: 'stats group_by=country, 30 days', value: r.stats_country.p50, unit: 'ms p50', reference: { name: 'hand-typed GROUP BY', value: r.stats_country_ref.p50 }, target: '< 150 ms, ≤ 1.2×', notes: `${note(r.stats_country)}; ${q.files} of ${q.allFiles} files in the window` },
+        { name: 'stats group_by=day, 30 days, with duplicate ids', value: r.stats_day_dups.p50, unit: 'ms p50', reference: { name: 'hand-typed GROUP BY', value: r.stats_day_dups_ref.p50 }, target: '< 150 ms, ≤ 1.2×', notes: `${note(r.stats_day_dups)}; 1,000 superseded ids in the newest file, left out of it only` },
         { name: 'peak RSS during queries', value: q.peakRssMb, unit: 'MB', target: '< 500 MB' },
-        { name: 'peak RSS during index build', value: idx.peakRssMb, unit: 'MB' },
+        { name: `peak RSS during index build (${(lake.rows / 1e6).toFixed(1)}M rows)`, value: idx.peakRssMb, unit: 'MB', target: '< 500 MB' },
       );
       return results;
     } finally {

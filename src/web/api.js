@@ -50,8 +50,52 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/**
+ * An API error as a sentence a person can act on. A feature switched off (503 `*_disabled`) is a notice, not an
+ * alarm; a refused key points at the API key box.
+ */
 export function errorBox(e) {
-  return h('div', { class: 'error', role: 'alert' }, e instanceof ApiError ? `${e.message} (${e.code})` : String(e.message || e));
+  if (!(e instanceof ApiError)) return h('div', { class: 'error', role: 'alert' }, String(e?.message || e));
+  if (e.status === 503 && /_disabled$/.test(e.code)) return h('div', { class: 'notice', role: 'status', 'data-code': e.code }, h('strong', {}, 'Not enabled. '), e.message);
+  const hint =
+    e.status === 401 || e.status === 403 ? ' Enter the API key (the “API key” box at the bottom of the page) and try again.'
+    : e.status === 429 ? ' Wait a moment and try again.'
+    : '';
+  return h('div', { class: 'error', role: 'alert', 'data-code': e.code },
+    e.status ? h('strong', {}, `Error ${e.status}: `) : null, e.message, hint, ' ', h('code', { class: 'muted' }, e.code));
+}
+
+/** Opens the API key box in the footer and puts the cursor in it (after a 401/403). */
+export function openApiKey() {
+  const box = document.getElementById('api-key');
+  if (!box) return;
+  box.open = true;
+  document.getElementById('api-key-input')?.focus();
+}
+
+/** A placeholder while data loads. */
+export const loading = (text = 'Loading…') => h('p', { class: 'loading', role: 'status' }, text);
+
+/** A figure card: label, big value, optional line under it. */
+export const card = (label, value, extra, attrs = {}) =>
+  h('div', { class: 'card', ...attrs }, h('h3', {}, label), h('div', { class: 'figure' }, value), extra ? h('div', { class: 'muted' }, extra) : null);
+
+export const fmtNum = (n, digits = 0) => (n === null || n === undefined || Number.isNaN(n) ? '—' : Number(n).toLocaleString('en-US', { maximumFractionDigits: digits }));
+/** UTC time as `YYYY-MM-DD HH:MM` (GDELT and window times are UTC). */
+export const fmtUtc = (iso) => (iso ? new Date(iso).toISOString().replace('T', ' ').slice(0, 16) : '—');
+export const fmtBytes = (n) => (n === null || n === undefined ? '—' : n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1048576).toFixed(1)} MB`);
+
+/** Query parameters of the current hash route (`#/gdelt?query=protest`). */
+export function routeParams() {
+  const i = location.hash.indexOf('?');
+  return new URLSearchParams(i < 0 ? '' : location.hash.slice(i + 1));
+}
+
+/** Writes a page's state into its hash route without re-rendering (replaceState fires no hashchange). */
+export function setRouteParams(params) {
+  const base = location.hash.split('?')[0] || '#/';
+  const q = [...params].filter(([, v]) => v !== '' && v !== undefined && v !== null);
+  history.replaceState(null, '', q.length ? `${base}?${new URLSearchParams(q)}` : base);
 }
 
 export function table(columns, rows, empty = 'Nothing yet.') {

@@ -1,58 +1,64 @@
-import { api, h, errorBox } from './api.js';
-import * as overview from './pages/overview.js';
+import { api, h, errorBox, loading } from './api.js';
 
-// Pages plug in here: each module exports `title` and `render(root, { signal })`. The signal aborts when the
-// user leaves the page so timers and live streams stop.
-const pages = { overview };
-const extra = ['etl', 'gdelt', 'engagement', 'streams'];
+// Pages are listed in index.html's nav (so the links show before any script runs) and loaded on first visit: each
+// module exports `title` and `render(root, { signal })`. The signal aborts when the user leaves the page, so
+// timers, live streams and charts stop.
+const pages = new Map();
+const names = [...document.querySelectorAll('#nav a')].map((a) => a.dataset.page);
 
 async function loadPage(name) {
-  if (pages[name]) return pages[name];
-  if (!extra.includes(name)) return null;
-  try {
-    pages[name] = await import(`./pages/${name}.js`);
-    return pages[name];
-  } catch {
-    return null;
-  }
+  if (!names.includes(name)) return null;
+  if (!pages.has(name)) pages.set(name, import(`./pages/${name}.js`));
+  return pages.get(name);
 }
 
 let current;
+let firstRoute = true;
 async function route() {
   const name = (location.hash.replace(/^#\/?/, '') || 'overview').split('?')[0];
   current?.abort();
-  current = new AbortController();
+  const controller = (current = new AbortController());
   const root = document.getElementById('page');
-  const page = await loadPage(name);
-  root.replaceChildren();
   for (const a of document.querySelectorAll('#nav a')) {
     if (a.dataset.page === name) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
+  root.setAttribute('aria-busy', 'true');
+  root.replaceChildren(loading());
+  let page;
+  try {
+    page = await loadPage(name);
+  } catch (e) {
+    pages.delete(name);
+    root.replaceChildren(errorBox(new Error(`The ${name} page could not be loaded (${e.message}). Reload to try again.`)));
+    return;
+  }
+  if (controller.signal.aborted) return;
+  root.replaceChildren();
+  root.removeAttribute('aria-busy');
   if (!page) {
-    root.append(errorBox(new Error(`There is no page named "${name}".`)));
+    document.title = 'sillage · not found';
+    root.append(h('h1', {}, 'Not found'), errorBox(new Error(`There is no page named "${name}". Pick one in the menu above.`)));
     return;
   }
   document.title = `sillage · ${page.title}`;
+  root.append(h('h1', { class: 'page-title' }, page.title));
+  // Keyboard and screen reader users land on the new page, not on the link they left behind.
+  if (!firstRoute) root.focus({ preventScroll: false });
+  firstRoute = false;
   try {
-    await page.render(root, { signal: current.signal });
+    await page.render(root, { signal: controller.signal });
   } catch (e) {
-    root.append(errorBox(e));
+    if (!controller.signal.aborted) root.append(errorBox(e));
   }
-}
-
-async function buildNav() {
-  const nav = document.getElementById('nav');
-  const names = ['overview', ...extra];
-  const available = await Promise.all(names.map(async (n) => [n, await loadPage(n)]));
-  nav.replaceChildren(...available.filter(([, p]) => p).map(([n, p]) => h('a', { href: `#/${n}`, 'data-page': n }, p.title)));
 }
 
 async function badge() {
   const el = document.getElementById('health-badge');
   try {
     const health = await api('/health');
-    el.textContent = health.status === 'ok' ? 'healthy' : 'degraded';
+    const down = Object.entries(health.components).filter(([, s]) => s === 'down').map(([n]) => n);
+    el.textContent = health.status === 'ok' ? 'healthy' : `down: ${down.join(', ')}`;
     el.className = `badge ${health.status}`;
   } catch {
     el.textContent = 'unreachable';
@@ -60,8 +66,21 @@ async function badge() {
   }
 }
 
+function apiKeyBox() {
+  const form = document.getElementById('api-key-form');
+  const input = document.getElementById('api-key-input');
+  const status = document.getElementById('api-key-status');
+  input.value = sessionStorage.getItem('sillage.apiKey') || '';
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (input.value) sessionStorage.setItem('sillage.apiKey', input.value);
+    else sessionStorage.removeItem('sillage.apiKey');
+    status.textContent = input.value ? 'Kept for this tab.' : 'Cleared.';
+  });
+}
+
 window.addEventListener('hashchange', route);
-await buildNav();
-await route();
+apiKeyBox();
+route();
 badge();
 setInterval(badge, 10_000);

@@ -58,6 +58,8 @@ describe.skipIf(!!skipReason('chromium'))('ETL page in Chromium', () => {
     await page.goto(`http://127.0.0.1:${server.port}/`);
     await page.getByRole('link', { name: 'ETL', exact: true }).click();
     await page.getByRole('heading', { name: 'Runs', level: 2 }).waitFor();
+    // The posts table fills in after its own request: wait for it rather than read it at once.
+    await page.locator('#etl-page-info[data-total="0"]').waitFor();
     expect(await page.locator('#etl-page-info').textContent()).toBe('0 of 0');
 
     await page.getByRole('button', { name: 'Run ETL' }).click();

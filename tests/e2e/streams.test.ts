@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { chromium, type Browser } from 'playwright-core';
 import { createHandler } from '../../src/http.ts';
 import { ensureTopic } from '../../src/features/streams/producer.ts';
-import { services, skipReason, testApp, waitFor, type TestApp } from '../helpers/index.ts';
+import { join } from 'node:path';
+import { ROOT, services, skipReason, testApp, waitFor, type TestApp } from '../helpers/index.ts';
 import { streamServices, type StreamServices } from '../helpers/streams.ts';
 
 setDefaultTimeout(90_000);
@@ -61,15 +62,23 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis', 'chromium'))('the Str
     await page.getByRole('button', { name: 'page_demo' }).waitFor();
     expect(await page.locator('section').first().textContent()).toContain('running');
     await page.getByText('slow').first().waitFor();
-    const latest = await page.locator('section').nth(1).locator('tbody tr').allTextContents();
+    const latest = await page.locator('#streams-latest tbody tr').allTextContents();
     expect(latest).toHaveLength(2);
     expect(latest[1]).toContain('web');
     await page.getByText('(connected)').waitFor();
     await send([r(25, 'db', 5)]);
     await page.locator('.streams-feed li').first().waitFor();
     expect(await page.locator('.streams-feed li').first().textContent()).toContain('api');
-    await page.screenshot({ path: `${app.dir}/streams.png`, fullPage: true });
-    if (Bun.env.STREAMS_SCREENSHOT) await Bun.write(Bun.env.STREAMS_SCREENSHOT, Bun.file(`${app.dir}/streams.png`));
+    await page.locator('#streams-chart[data-drawn="true"]').waitFor();
+    expect(await page.locator('#streams-chart .chart-data').textContent()).toContain('api');
+    await page.screenshot({ path: `${app.dir}/streams-1280.png`, fullPage: true });
+    await page.setViewportSize({ width: 375, height: 740 });
+    await page.screenshot({ path: `${app.dir}/streams-375.png`, fullPage: true });
+    if (Bun.env.UPDATE_SCREENSHOTS) {
+      await page.screenshot({ path: join(ROOT, 'docs/screenshots/streams-375.png') });
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.screenshot({ path: join(ROOT, 'docs/screenshots/streams-1280.png') });
+    }
     expect(problems.join("\n")).toBe("");
   });
 });

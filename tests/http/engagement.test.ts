@@ -17,7 +17,7 @@ describe('engagement routes without the pipeline services', () => {
   });
 
   test('the monitoring routes answer 503 engagement_disabled, saying what to set', async () => {
-    for (const path of ['/top-content', `/content/${id}/stats`, `/content/${id}/recent-events`]) {
+    for (const path of ['/top-content', '/top-content/live', `/content/${id}/stats`, `/content/${id}/recent-events`]) {
       const { status, body } = await t.json(path);
       expect(status).toBe(503);
       expect(body.error.code).toBe('engagement_disabled');
@@ -37,7 +37,7 @@ describe('engagement routes without the pipeline services', () => {
   });
 
   // Elysia checks a coerced number on its own, so these messages give the rule and the value but not the field.
-  test.each(['/top-content?limit=0', '/top-content?limit=1001', '/top-content?window_minutes=0', `/content/${id}/recent-events?count=51`])(
+  test.each(['/top-content?limit=0', '/top-content?limit=1001', '/top-content?window_minutes=0', '/top-content/live?limit=0', '/top-content/live?window_minutes=0', `/content/${id}/recent-events?count=51`])(
     '%s is out of range: 400 invalid_request with the rule broken',
     async (path) => {
       const { status, body } = await t.json(path);
@@ -71,17 +71,21 @@ describe('engagement with the services configured but ROLE=api', () => {
   });
 
   test('a window longer than the one Redis keeps is a 400 that says the limit', async () => {
-    const { status, body } = await t.json('/top-content?window_minutes=6');
-    expect(status).toBe(400);
-    expect(body.error.code).toBe('window_too_large');
-    expect(body.error.message).toContain('REDIS_AGGREGATION_WINDOW_MINUTES=5');
+    for (const path of ['/top-content?window_minutes=6', '/top-content/live?window_minutes=6']) {
+      const { status, body } = await t.json(path);
+      expect(status).toBe(400);
+      expect(body.error.code).toBe('window_too_large');
+      expect(body.error.message).toContain('REDIS_AGGREGATION_WINDOW_MINUTES=5');
+    }
   });
 
   test('Redis not answering is a 503 redis_unavailable, not a 500', async () => {
-    const { status, body } = await t.json('/top-content');
-    expect(status).toBe(503);
-    expect(body.error.code).toBe('redis_unavailable');
-  });
+    for (const path of ['/top-content', '/top-content/live']) {
+      const { status, body } = await t.json(path);
+      expect(status).toBe(503);
+      expect(body.error.code).toBe('redis_unavailable');
+    }
+  }, 20_000);
 });
 
 describe('engagement with the services configured but ENGAGEMENT_PIPELINE=off', () => {

@@ -162,6 +162,9 @@ describe('bad inputs each give a clear error or a counted quarantine, and the la
       expect((await t.json('/api/v1/events/search?limit=1')).body.total).toBe(2271);
       const stats = await t.json('/api/v1/events/stats?group_by=day');
       expect(stats.body.items).toEqual([{ key: '2015-02-19', label: null, count: 2271, avg_tone: expect.any(Number), avg_goldstein: expect.any(Number) }]);
+      // Only the first batch, whose 10 corrected events lost to the second: they are left out of it.
+      const firstOnly = await t.json('/api/v1/events/stats?group_by=day&until=2015-02-19T00:15:00Z');
+      expect(firstOnly.body.items.map((i: any) => i.count)).toEqual([2261]);
       const timeline = await t.json('/api/v1/events/timeline?interval=15m');
       expect(timeline.body.items.map((i: any) => i.count)).toEqual([2261, 10]);
     });
@@ -183,16 +186,26 @@ describe('bad query parameters are refused with 400 and say why', () => {
   test('since=yesterday', () => bad('/api/v1/events/search?since=yesterday', 'invalid_time', 'since="yesterday" is not a date'));
   test('since after until', () => bad('/api/v1/events/search?since=2026-02-02&until=2026-02-01', 'invalid_time_range', 'is not before until'));
   test('since after until on stats', () => bad('/api/v1/events/stats?since=2026-02-02&until=2026-02-01', 'invalid_time_range', 'is not before'));
-  test('limit=0', () => bad('/api/v1/events/search?limit=0', 'invalid_request', /"limit": must be a number from 1 to 500 \(got 0\)/));
-  test('limit=100000', () => bad('/api/v1/events/search?limit=100000', 'invalid_request', /"limit": must be a number from 1 to 500 \(got 100000\)/));
+  test('limit=0', () => bad('/api/v1/events/search?limit=0', 'invalid_request', /"limit": must be an integer from 1 to 500 \(got 0\)/));
+  test('limit=100000', () => bad('/api/v1/events/search?limit=100000', 'invalid_request', /"limit": must be an integer from 1 to 500 \(got 100000\)/));
   test('limit=abc', () => bad('/api/v1/events/search?limit=abc', 'invalid_request', /limit/));
   test('country=../../etc', () => bad('/api/v1/events/search?country=../../etc', 'invalid_request', /country/));
   test('event_code=1;DROP', () => bad('/api/v1/events/search?event_code=1%3BDROP', 'invalid_request', /event_code/));
   test('a query with nothing but punctuation', () => bad(`/api/v1/events/search?query=${encodeURIComponent(`%_;'"`)}`, 'invalid_query', 'no letters or digits'));
+  test('country=USA on stats and timeline', async () => {
+    await bad('/api/v1/events/stats?country=USA', 'invalid_request', /country/);
+    await bad('/api/v1/events/timeline?country=USA', 'invalid_request', /country/);
+  });
+  test('event_code=abc on stats and timeline', async () => {
+    await bad('/api/v1/events/stats?group_by=root_code&event_code=abc', 'invalid_request', /event_code/);
+    await bad('/api/v1/events/timeline?event_code=abc', 'invalid_request', /event_code/);
+  });
+  test('a stats query with nothing but punctuation', () => bad(`/api/v1/events/stats?query=${encodeURIComponent('%;')}`, 'invalid_query', 'no letters or digits'));
+  test('an empty actor on stats', () => bad('/api/v1/events/stats?actor=', 'invalid_request', /actor/));
   test('group_by=actor', () => bad('/api/v1/events/stats?group_by=actor', 'invalid_request', /group_by/));
   test('n_batches=0 and 97', async () => {
-    await bad('/api/v1/ingest/trigger?n_batches=0', 'invalid_request', /"n_batches": must be a number from 1 to 96 \(got 0\)/, { method: 'POST' });
-    await bad('/api/v1/ingest/trigger?n_batches=97', 'invalid_request', /"n_batches": must be a number from 1 to 96 \(got 97\)/, { method: 'POST' });
+    await bad('/api/v1/ingest/trigger?n_batches=0', 'invalid_request', /"n_batches": must be an integer from 1 to 96 \(got 0\)/, { method: 'POST' });
+    await bad('/api/v1/ingest/trigger?n_batches=97', 'invalid_request', /"n_batches": must be an integer from 1 to 96 \(got 97\)/, { method: 'POST' });
   });
   test('a backfill from after to, or over 31 days, or with words', async () => {
     await bad('/api/v1/ingest/backfill?from=2015-03-01&to=2015-02-01', 'invalid_time_range', 'after', { method: 'POST' });

@@ -39,9 +39,10 @@ describe('GDELT lake over the 2015-02-18 fixture batches', () => {
     );
     expect(body.items.at(-1)).toMatchObject({
       name: '20150218230000.export.CSV.zip', table: 'events', bytes: 150383, md5: '297a16b493de7cf6ca809a7cc31d0b93', quarantined_rows: 0,
-      parquet_key: 'events/date=2015-02-18/batch=20150218230000.parquet', ingested_at: expect.any(String),
+      parquet_key: 'events/date=2015-02-18/batch=20150218230000.parquet', ingested_at: expect.any(String), indexed_at: expect.any(String),
     });
     const mentions = await t.json('/api/v1/ingest/batches?table=mentions');
+    expect(mentions.body.items.map((b: any) => b.indexed_at)).toEqual([null, null, null, null]);
     expect(mentions.body.items.map((b: any) => b.rows).sort()).toEqual(Object.values(MENTION_ROWS).sort());
     expect(lakeFiles(t.dir).filter((f) => f.endsWith('.parquet'))).toEqual([
       ...BATCHES.map((b) => `events/date=2015-02-18/batch=${b}.parquet`),
@@ -135,6 +136,36 @@ describe('GDELT lake over the 2015-02-18 fixture batches', () => {
     expect(protest.body.items[0].count).toBe(searched.body.total);
   });
 
+  test('stats and timeline with search filters count exactly the events the same search matches', async () => {
+    for (const filters of ['query=protest', 'country=us', 'event_code=14', 'actor=police', 'query=police&country=US&since=2015-02-18T23:30:00Z']) {
+      const { total } = (await t.json(`/api/v1/events/search?${filters}&limit=1`)).body;
+      expect(total).toBeGreaterThan(0);
+      for (const group_by of ['root_code', 'country', 'quad_class', 'day']) {
+        const r = await t.json(`/api/v1/events/stats?${filters}&group_by=${group_by}`);
+        expect(r.status).toBe(200);
+        expect(r.body.items.reduce((a: number, i: any) => a + i.count, 0)).toBe(total);
+      }
+      const tl = await t.json(`/api/v1/events/timeline?${filters}&interval=15m`);
+      expect(tl.body.items.reduce((a: number, i: any) => a + i.count, 0)).toBe(total);
+    }
+    const protest = await t.json('/api/v1/events/stats?event_code=14&group_by=root_code');
+    expect(protest.body.items).toEqual([{ key: '14', label: 'PROTEST', count: expect.any(Number), avg_tone: expect.any(Number), avg_goldstein: expect.any(Number) }]);
+    const us = await t.json('/api/v1/events/stats?country=US&group_by=country');
+    expect(us.body.items.map((i: any) => [i.key, i.label])).toEqual([['US', 'United States']]);
+    const day = await t.json('/api/v1/events/stats?query=protest&group_by=day');
+    expect(day.body.items.map((i: any) => i.key)).toEqual(['2015-02-18']);
+    const nothing = await t.json('/api/v1/events/stats?query=zzzzunknownword&group_by=root_code');
+    expect(nothing.body).toEqual({ items: [] });
+  });
+
+  test('the batch list sums the rows of every batch matching its filter, beyond the page', async () => {
+    const { body } = await t.json('/api/v1/ingest/batches?table=events&limit=1');
+    expect(body.items).toHaveLength(1);
+    expect(body).toMatchObject({ total: 4, rows: Object.values(EVENT_ROWS).reduce((a, b) => a + b) });
+    const all = await t.json('/api/v1/ingest/batches');
+    expect(all.body.rows).toBe(Object.values(EVENT_ROWS).reduce((a, b) => a + b) + Object.values(MENTION_ROWS).reduce((a, b) => a + b));
+  });
+
   test('ingesting the same batches again changes nothing in the lake', async () => {
     const before = lakeFiles(t.dir).map((f) => [f, statSync(join(t.dir, 'lake', f)).mtimeMs]);
     const again = await runJob(t, '/api/v1/ingest/backfill?from=2015-02-18&to=2015-02-18');
@@ -146,11 +177,30 @@ describe('GDELT lake over the 2015-02-18 fixture batches', () => {
 
   test('/health reports the lake with how queries read it', async () => {
     const { body } = await t.json('/health');
-    expect(body.details.lake).toMatchObject({ status: 'ok', kind: 'file', query_access: 'direct', batches: 8, newest_batch: '20150218234500' });
+    expect(body.details.lake).toMatchObject({
+      status: 'ok', kind: 'file', query_access: 'direct', batches: 8, newest_batch: '20150218234500',
+      search_index: { indexed_batches: 4, pending_batches: 0, newest_indexed_batch: '20150218234500' },
+    });
   });
 
   test('the lake holds a manifest object per batch, written after its data', () => {
     const marker = JSON.parse(readFileSync(join(t.dir, 'lake/_batches/events/20150218230000.json'), 'utf8'));
     expect(marker).toMatchObject({ table: 'events', batch: '20150218230000', rows: 2271, md5: '297a16b493de7cf6ca809a7cc31d0b93' });
+  });
+});
+
+describe('the first lake queries after start', () => {
+  test('run side by side without a DuckDB catalog conflict', async () => {
+    const mirror = startGdeltMirror();
+    const t = await testApp({ GDELT_BASE_URL: mirror.url });
+    try {
+      await runJob(t, '/api/v1/ingest/trigger?n_batches=2');
+      const paths = ['/api/v1/events/stats?group_by=root_code', '/api/v1/events/stats?group_by=country', '/api/v1/events/timeline?interval=hour', '/api/v1/events/stats?group_by=day', '/api/v1/events/timeline?interval=15m', '/api/v1/events/stats?group_by=quad_class'];
+      const answers = await Promise.all(paths.map((p) => t.json(p)));
+      expect(answers.map((a) => a.status)).toEqual(paths.map(() => 200));
+    } finally {
+      await t.close();
+      mirror.stop();
+    }
   });
 });

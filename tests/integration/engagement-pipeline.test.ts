@@ -61,9 +61,9 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('engagement pipeline
     expect(top).toEqual({
       window_minutes: 10,
       items: [
-        { content_id: podcast.id, slug: 'pod-1', title: 'Pod one', content_type: 'podcast', events: 5, unique_users: 3, engagement_seconds: 330, avg_completion_pct: 55 },
-        { content_id: newsletter.id, slug: 'news-1', title: 'Letter one', content_type: 'newsletter', events: 3, unique_users: 2, engagement_seconds: 5, avg_completion_pct: null },
-        { content_id: video.id, slug: 'vid-1', title: 'Video one', content_type: 'video', events: 2, unique_users: 1, engagement_seconds: 1200, avg_completion_pct: 100 },
+        { content_id: podcast.id, slug: 'pod-1', title: 'Pod one', content_type: 'podcast', events: 5, unique_users: 3, engagement_seconds: 330, avg_completion_pct: 55 , events_per_minute: expect.any(Array) },
+        { content_id: newsletter.id, slug: 'news-1', title: 'Letter one', content_type: 'newsletter', events: 3, unique_users: 2, engagement_seconds: 5, avg_completion_pct: null , events_per_minute: expect.any(Array) },
+        { content_id: video.id, slug: 'vid-1', title: 'Video one', content_type: 'video', events: 2, unique_users: 1, engagement_seconds: 1200, avg_completion_pct: 100 , events_per_minute: expect.any(Array) },
       ],
     });
     const stats = await t.json(`/content/${podcast.id}/stats?window_minutes=5`);
@@ -77,7 +77,12 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('engagement pipeline
       total_engagement_seconds: 330,
       avg_engagement_seconds: 165,
       avg_completion_pct: 55,
+      events_per_minute: expect.any(Array),
     });
+    // The minute buckets (oldest first) add up to the window's events, whichever minutes the rows fell in.
+    for (const i of top.items) expect(i.events_per_minute.reduce((a: number, b: number) => a + b, 0)).toBe(i.events);
+    expect(stats.body.events_per_minute).toHaveLength(5);
+    expect(stats.body.events_per_minute.reduce((a: number, b: number) => a + b, 0)).toBe(5);
   }, 120_000);
 
   test('/top-content filters by content type and limits the list', async () => {

@@ -41,9 +41,11 @@ async function readContents(r: LiveReader, ids: string[], buckets: number[]) {
       if (err) throw err;
       return v;
     });
-    const agg = sumAggs(slice.slice(0, buckets.length) as Record<string, string>[]);
+    const perBucket = slice.slice(0, buckets.length) as Record<string, string>[];
+    const agg = sumAggs(perBucket);
     const meta = slice[buckets.length + 1] as Record<string, string>;
-    return { id, agg, uniqueUsers: Number(slice[buckets.length]), meta: Object.keys(meta).length ? meta : undefined };
+    const perMinute = perBucket.map((h) => Number(h.events ?? 0));
+    return { id, agg, perMinute, uniqueUsers: Number(slice[buckets.length]), meta: Object.keys(meta).length ? meta : undefined };
   });
 }
 
@@ -69,7 +71,7 @@ export async function topContent(r: LiveReader, q: { limit: number; windowMinute
   const rows = await readContents(r, top.map((t) => t.id), buckets);
   return {
     window_minutes: q.windowMinutes,
-    items: rows.map(({ id, agg, uniqueUsers, meta }) => ({
+    items: rows.map(({ id, agg, perMinute, uniqueUsers, meta }) => ({
       content_id: id,
       slug: meta?.slug ?? null,
       title: meta?.title ?? null,
@@ -78,6 +80,7 @@ export async function topContent(r: LiveReader, q: { limit: number; windowMinute
       unique_users: uniqueUsers,
       engagement_seconds: round(agg.engMs / 1000, 3),
       avg_completion_pct: agg.pctN ? round(agg.pctSum / agg.pctN) : null,
+      events_per_minute: perMinute,
     })),
   };
 }
@@ -85,7 +88,7 @@ export async function topContent(r: LiveReader, q: { limit: number; windowMinute
 export async function contentStats(r: LiveReader, q: { contentId: string; windowMinutes: number }) {
   const buckets = windowBuckets(r.clock.now(), q.windowMinutes);
   const [row] = await readContents(r, [q.contentId], buckets);
-  const { agg, uniqueUsers, meta } = row!;
+  const { agg, perMinute, uniqueUsers, meta } = row!;
   return {
     known: !!meta || agg.events > 0,
     stats: {
@@ -97,8 +100,14 @@ export async function contentStats(r: LiveReader, q: { contentId: string; window
       total_engagement_seconds: round(agg.engMs / 1000, 3),
       avg_engagement_seconds: agg.engN ? round(agg.engMs / 1000 / agg.engN, 3) : null,
       avg_completion_pct: agg.pctN ? round(agg.pctSum / agg.pctN) : null,
+      events_per_minute: perMinute,
     },
   };
+}
+
+/** Events applied to the live aggregates since the key space was created: the live feed sends a new ranking when it moves. */
+export async function appliedTotal(r: LiveReader): Promise<number> {
+  return Number((await r.redis.get(liveKeys(r.prefix).applied)) ?? 0);
 }
 
 /** Newest first by event time (the list is in processing order, which can differ slightly across partitions). */

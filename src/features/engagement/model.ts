@@ -73,7 +73,7 @@ export const TopContentItem = t.Object({
   events: t.Integer(),
   unique_users: t.Integer({ description: 'HyperLogLog estimate (exact below a few hundred)' }),
   engagement_seconds: t.Number({ description: 'total engagement seconds in the window' }),
-  avg_completion_pct: Nullable(t.Number()),
+  avg_completion_pct: Nullable(t.Number()),  events_per_minute: t.Array(t.Integer(), { description: 'events per 1-minute bucket of the window, oldest first (the current minute last)' }),
 });
 export const TopContentReply = t.Object({ window_minutes: t.Integer(), items: t.Array(TopContentItem) });
 
@@ -85,7 +85,7 @@ export const ContentStatsReply = t.Object({
   unique_users: t.Integer(),
   total_engagement_seconds: t.Number(),
   avg_engagement_seconds: Nullable(t.Number()),
-  avg_completion_pct: Nullable(t.Number()),
+  avg_completion_pct: Nullable(t.Number()),  events_per_minute: t.Array(t.Integer(), { description: 'events per 1-minute bucket of the window, oldest first (the current minute last)' }),
 });
 
 export const RecentEvent = t.Object(

@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia';
 import type { AppContext } from '../../platform/context.ts';
 import { notFound } from '../../platform/errors.ts';
-import { protectedDetail, requireApiKey } from '../../platform/http/auth.ts';
+import { protectedDetail, mutationGuard } from '../../platform/http/auth.ts';
 import { errors } from '../../platform/http/schemas.ts';
 import { IdParams, Post, PostList, PostsQuery, Preview, PreviewQuery, Run, RunDetail, RunDetailQuery, RunList, RunQuery, RunsQuery, Stats } from './model.ts';
 import { getPost, listPosts, readStats } from './posts.ts';
@@ -20,8 +20,7 @@ export function etlRoutes(ctx: AppContext, runner: EtlRunner) {
         return run;
       },
       {
-        // Limit first, so guessing the API key is rate-limited too.
-        beforeHandle: [ctx.limits.mutations, requireApiKey(ctx)],
+        transform: mutationGuard(ctx),
         query: RunQuery,
         response: { 200: Run, 202: Run, ...errors(400, 401, 403, 409, 429) },
         detail: {

@@ -45,15 +45,15 @@ export class Catalog {
       .run(r.table, r.batch, r.name, r.rows, r.bytes, r.md5, r.quarantined_rows, r.parquet_key, r.parquet_bytes, r.quarantine_key, r.ingested_at);
   }
 
-  list(options: { table?: TableName; limit: number; offset: number }): { items: BatchRecord[]; total: number } {
+  list(options: { table?: TableName; limit: number; offset: number }): { items: BatchRecord[]; total: number; rows: number } {
     const where = options.table ? 'WHERE tbl = ?' : '';
     const args = options.table ? [options.table] : [];
     const items = this.db
       .query<Row, (string | number)[]>(`SELECT * FROM gdelt_batches ${where} ORDER BY batch DESC, tbl LIMIT ? OFFSET ?`)
       .all(...args, options.limit, options.offset)
       .map(fromRow);
-    const total = this.db.query<{ n: number }, string[]>(`SELECT count(*) AS n FROM gdelt_batches ${where}`).get(...args)!.n;
-    return { items, total };
+    const { n: total, rows } = this.db.query<{ n: number; rows: number }, string[]>(`SELECT count(*) AS n, coalesce(sum(rows), 0) AS rows FROM gdelt_batches ${where}`).get(...args)!;
+    return { items, total, rows };
   }
 
   /** Parquet keys of a table whose batch time is within [fromMs, toMs), oldest first (batch names sort as times). */
@@ -66,6 +66,11 @@ export class Catalog {
       )
       .all(table, from, to)
       .map((r) => ({ batch: r.batch, key: r.parquet_key }));
+  }
+
+  /** Published batches of a table that hold rows. */
+  count(table: TableName): number {
+    return this.db.query<{ n: number }, [string]>('SELECT count(*) AS n FROM gdelt_batches WHERE tbl = ? AND rows > 0').get(table)!.n;
   }
 
   newest(table: TableName): string | undefined {

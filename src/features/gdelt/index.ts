@@ -78,7 +78,10 @@ export function gdelt(ctx: AppContext) {
       },
     });
   };
-  if (ctx.config.ROLE === 'ingest' || (runsWorker && (ctx.config.GDELT_POLL_MINUTES || queue.openCount() > 0)))
+  /** Published events batches not in the search index yet (the index stage lags, or the index file was lost). */
+  const indexLag = () => Math.max(0, catalog.count('events') - index.indexedSummary().batches);
+  // A lagging index is caught up by the worker (it indexes what the lake has and the index lacks).
+  if (ctx.config.ROLE === 'ingest' || (runsWorker && (ctx.config.GDELT_POLL_MINUTES || queue.openCount() > 0 || indexLag() > 0)))
     ensureWorker();
 
   ctx.health.register({
@@ -86,7 +89,15 @@ export function gdelt(ctx: AppContext) {
     check: async () => {
       const base = await checkLake(ctx.stores.lake);
       const q = await getQuery();
-      return { ...base, ...lake.describe(), httpfs: q.httpfs, batches: catalog.list({ limit: 1, offset: 0 }).total, newest_batch: catalog.newest('events') ?? null };
+      const indexed = index.indexedSummary();
+      return {
+        ...base,
+        ...lake.describe(),
+        httpfs: q.httpfs,
+        batches: catalog.list({ limit: 1, offset: 0 }).total,
+        newest_batch: catalog.newest('events') ?? null,
+        search_index: { indexed_batches: indexed.batches, pending_batches: indexLag(), newest_indexed_batch: indexed.newest },
+      };
     },
   });
   ctx.onClose(async () => {

@@ -6,13 +6,13 @@ import { AppError, errorMessage, terminal } from '../../platform/errors.ts';
 import type { Logger } from '../../platform/log.ts';
 import { markerKey, parquetKey, quarantineKey, type BatchRecord, type Catalog } from './catalog.ts';
 import { downloadVerified } from './download.ts';
+import type { Indexer } from './indexer.ts';
 import type { Lake } from './lake.ts';
 import type { Lookups } from './lookups.ts';
 import { latestBatches, parseBoundary, rangeBatches, type ManifestSource } from './manifest.ts';
 import { writeBatchParquet } from './parquet.ts';
 import type { FileRow, JobError, JobQueue, JobView } from './queue.ts';
 import type { TableName } from './schema.ts';
-import type { IndexRow, SearchIndex } from './search-index.ts';
 import { unzipSingle } from './unzip.ts';
 
 /** Everything the ingestion steps use, built by the worker (or the CLI) in its own realm. */
@@ -20,7 +20,8 @@ export type IngestEnv = {
   lake: Lake;
   catalog: Catalog;
   queue: JobQueue;
-  index: SearchIndex;
+  /** The search-index stage: published events batches are handed to it and indexed while the next file is written. */
+  indexer: Indexer;
   lookups: Lookups;
   duck: DuckDBConnection;
   tmpDir: string;
@@ -30,7 +31,7 @@ export type IngestEnv = {
   clock: Clock;
   log: Logger;
   signal?: AbortSignal;
-  /** Called with the time each step of a file took (download, unzip, parquet, publish, index), for metrics and benchmarks. */
+  /** Called with the time each step of a file took (download, unzip, parquet, publish; index runs beside them), for metrics and benchmarks. */
   onStep?: (step: 'download' | 'unzip' | 'parquet' | 'publish' | 'index', ms: number) => void;
 };
 
@@ -39,47 +40,16 @@ export type FileOutcome = { state: 'done' | 'skipped'; rows: number; quarantined
 
 const iso = (env: IngestEnv) => new Date(env.clock.now()).toISOString();
 
-/** The index rows of a published events file, read back from its Parquet (the same path serves a rebuild). */
-export async function indexRows(c: DuckDBConnection, parquetPath: string): Promise<IndexRow[]> {
-  const reader = await c.runAndReadAll(
-    `SELECT file_row_number::INTEGER, GLOBALEVENTID::DOUBLE, strftime(SQLDATE, '%Y-%m-%d'), EventCode, QuadClass, ActionGeo_CountryCode,
-       Actor1Name, Actor1Code, Actor2Name, Actor2Code, GoldsteinScale, AvgTone, NumMentions, ActionGeo_FullName, SOURCEURL,
-       concat_ws(' ', Actor1Geo_FullName, Actor2Geo_FullName)
-     FROM read_parquet($p, file_row_number = true)`,
-    { p: parquetPath },
-  );
-  const cols = reader.getColumnsJS() as unknown[][];
-  const n = reader.currentRowCount;
-  const out: IndexRow[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = (k: number) => cols[k]![i] as never;
-    out[i] = {
-      row: v(0), id: v(1), date: v(2), code: v(3), quad: v(4), country: v(5), actor1: v(6), actor1_code: v(7), actor2: v(8), actor2_code: v(9),
-      goldstein: v(10), tone: v(11), mentions: v(12), location: v(13), url: v(14), places: v(15) ?? '',
-    };
-  }
-  return out;
-}
-
-async function ensureIndexed(env: IngestEnv, record: BatchRecord) {
-  if (record.table !== 'events' || record.rows === 0 || env.index.isIndexed(record.batch)) return;
-  const t0 = performance.now();
-  const path = await env.lake.localPath(record.parquet_key);
-  const rows = await indexRows(env.duck, path);
-  const r = env.index.addBatch(record.batch, rows, env.lookups, iso(env));
-  env.onStep?.('index', performance.now() - t0);
-  if (r.superseded) env.log.info('duplicate event ids resolved (latest DATEADDED wins)', { batch: record.batch, superseded: r.superseded });
-}
-
 /**
- * Ingests one batch file: download and verify, unzip, parse and write Parquet, publish, record, index. A file
- * already in the lake with the same md5 is skipped (only its index entry is completed if a crash interrupted it).
+ * Ingests one batch file: download and verify, unzip, parse and write Parquet, publish, record, then hand it to
+ * the index stage (which indexes it while the next file is written). A file already in the lake with the same md5
+ * is skipped (only its index entry is completed if a crash interrupted it).
  * Every temporary file lives under tmpDir and is removed; the lake only ever receives complete objects.
  */
 export async function ingestFile(env: IngestEnv, file: FileToIngest): Promise<FileOutcome> {
   const known = env.catalog.get(file.table, file.batch);
   if (known && known.md5 === file.md5) {
-    await ensureIndexed(env, known);
+    env.indexer.add(known);
     return { state: 'skipped', rows: known.rows, quarantined: known.quarantined_rows };
   }
   // Published by a run that died before recording it (or by another service on the same lake): adopt it.
@@ -88,7 +58,7 @@ export async function ingestFile(env: IngestEnv, file: FileToIngest): Promise<Fi
     const record = JSON.parse(marker) as BatchRecord;
     if (record.md5 === file.md5) {
       env.catalog.record(record);
-      await ensureIndexed(env, record);
+      env.indexer.add(record);
       return { state: 'skipped', rows: record.rows, quarantined: record.quarantined_rows };
     }
   }
@@ -140,7 +110,7 @@ export async function ingestFile(env: IngestEnv, file: FileToIngest): Promise<Fi
     step('publish');
     if (written.quarantined.length)
       env.log.warn('rows quarantined', { batch: file.batch, table: file.table, rows: written.quarantined.length, first: written.quarantined[0]!.reasons[0], key: qKey });
-    await ensureIndexed(env, record);
+    env.indexer.add(record);
     return { state: 'done', rows: written.rows, quarantined: written.quarantined.length };
   } finally {
     await Promise.all([zip, csv, parquet].map((p) => rm(p, { force: true })));
@@ -164,9 +134,10 @@ const jobError = (e: unknown, file?: Pick<FileRow, 'batch' | 'tbl' | 'name'>): J
 });
 
 /**
- * Runs a claimed job to the end: plan, then each pending file in batch order. A file that fails for good is
- * recorded with its reason and the job goes on; the job fails at the end if any file failed. A stop request
- * (the signal) leaves the job `running` with its progress, to be resumed.
+ * Runs a claimed job to the end: plan, then each pending file in batch order, then wait for the index stage so a
+ * succeeded job is searchable. A file that fails for good is recorded with its reason and the job goes on; the job
+ * fails at the end if any file failed or could not be indexed. A stop request (the signal) leaves the job `running`
+ * with its progress, to be resumed.
  */
 export async function runJob(env: IngestEnv, job: JobView & { planned: boolean }, hooks: { heartbeat(): void; progress(job: JobView): void }) {
   const log = env.log.child({ job: job.job_id });
@@ -175,11 +146,13 @@ export async function runJob(env: IngestEnv, job: JobView & { planned: boolean }
   } catch (e) {
     if (env.signal?.aborted) return;
     log.error('job could not be planned', { error: errorMessage(e) });
-    env.queue.finish(job.job_id, jobError(e));
+    env.queue.finish(job.job_id, [jobError(e)]);
     hooks.progress(env.queue.get(job.job_id)!);
     return;
   }
   hooks.progress(env.queue.get(job.job_id)!);
+  // Files a previous run of this job published but did not get to index (and any other such batch).
+  env.indexer.catchUp(env.catalog);
   for (const file of env.queue.pendingFiles(job.job_id)) {
     if (env.signal?.aborted) return;
     hooks.heartbeat();
@@ -194,7 +167,12 @@ export async function runJob(env: IngestEnv, job: JobView & { planned: boolean }
     }
     hooks.progress(env.queue.get(job.job_id)!);
   }
-  env.queue.finish(job.job_id);
+  const failures = await env.indexer.drain();
+  if (env.signal?.aborted) return;
+  env.queue.finish(
+    job.job_id,
+    failures.map((f) => ({ code: 'index_failed', message: `batch ${f.batch} is in the lake but could not be indexed for search: ${f.message}. It is indexed again by the next job or worker start.`, batch: f.batch, table: 'events' })),
+  );
   const done = env.queue.get(job.job_id)!;
   log.info('job finished', { state: done.state, rows: done.rows, errors: done.errors.length });
   hooks.progress(done);

@@ -36,7 +36,7 @@ export const JobSchema = t.Object(
 );
 
 export const TriggerQuery = t.Object({
-  n_batches: t.Optional(t.Numeric({ minimum: 1, maximum: 96, default: 1, description: 'how many of the latest 15-minute batches (1..96)' })),
+  n_batches: t.Optional(t.Integer({ minimum: 1, maximum: 96, default: 1, description: 'how many of the latest 15-minute batches (1..96)' })),
 });
 export const BackfillQuery = t.Object({
   from: t.String({ maxLength: 40, description: 'first batch: YYYY-MM-DD, ISO date-time or YYYYMMDDHHMMSS', examples: ['2015-02-18'] }),
@@ -45,8 +45,8 @@ export const BackfillQuery = t.Object({
 export const Enqueued = t.Object({ job_id: t.Number(), state: t.Literal('queued') });
 
 export const JobsQuery = t.Object({
-  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 200, default: 20 })),
-  offset: t.Optional(t.Numeric({ minimum: 0, default: 0 })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 200, default: 20 })),
+  offset: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 })),
   state: t.Optional(t.Union([t.Literal('queued'), t.Literal('running'), t.Literal('succeeded'), t.Literal('failed')])),
 });
 export const JobList = t.Object({ items: t.Array(JobSchema), total: t.Number() });
@@ -60,16 +60,21 @@ export const BatchSchema = t.Object({
   md5: t.String({ description: "md5 of the GDELT zip, checked against the manifest" }),
   quarantined_rows: t.Number(),
   ingested_at: t.String(),
+  indexed_at: Nullable(t.String({ description: 'when the batch became searchable; null while the index stage has not reached it (and for mentions, which are not indexed)' })),
   parquet_key: t.String({ description: 'object key in the lake' }),
   parquet_bytes: t.Number(),
   quarantine_key: Nullable(t.String()),
 });
 export const BatchesQuery = t.Object({
   table: t.Optional(t.Union([t.Literal('events'), t.Literal('mentions')])),
-  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 1000, default: 100 })),
-  offset: t.Optional(t.Numeric({ minimum: 0, default: 0 })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  offset: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 })),
 });
-export const BatchList = t.Object({ items: t.Array(BatchSchema), total: t.Number() });
+export const BatchList = t.Object({
+  items: t.Array(BatchSchema),
+  total: t.Number({ description: 'batch files matching the filter' }),
+  rows: t.Number({ description: 'rows in all of those batch files (not only this page)' }),
+});
 
 const CodeName = t.Object({ name: Nullable(t.String()), code: Nullable(t.String()) });
 export const EventSchema = t.Object({
@@ -101,8 +106,8 @@ export const SearchQuery = t.Object({
   country: t.Optional(country),
   event_code: t.Optional(eventCode),
   actor: t.Optional(t.String({ minLength: 1, maxLength: 100, description: 'part of an actor name, or an exact actor code (e.g. USAGOV)' })),
-  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 500, default: 50, description: '1..500' })),
-  offset: t.Optional(t.Numeric({ minimum: 0, maximum: 10_000, default: 0 })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 50, description: '1..500' })),
+  offset: t.Optional(t.Integer({ minimum: 0, maximum: 10_000, default: 0 })),
   sort: t.Optional(t.Union([t.Literal('date'), t.Literal('tone'), t.Literal('mentions')], { default: 'date', description: 'date = newest first, tone = most negative first, mentions = most mentioned first' })),
 });
 export const SearchResult = t.Object({ items: t.Array(EventSchema), total: t.Number({ description: 'events matching in all' }) });
@@ -114,20 +119,28 @@ export const StatItemSchema = t.Object({
   avg_tone: Nullable(t.Number()),
   avg_goldstein: Nullable(t.Number()),
 });
+/** The search filters stats and timeline accept too: with any of them, they count exactly the events a search matches. */
+const matchFilters = {
+  query: t.Optional(t.String({ minLength: 1, maxLength: 200, description: 'only events matching these words (as in search)', examples: ['protest'] })),
+  country: t.Optional(country),
+  event_code: t.Optional(eventCode),
+  actor: t.Optional(t.String({ minLength: 1, maxLength: 100, description: 'part of an actor name, or an exact actor code (as in search)' })),
+};
 export const StatsQuery = t.Object({
   since: t.Optional(dateOrTime('start')),
   until: t.Optional(dateOrTime('end')),
   group_by: t.Optional(t.Union([t.Literal('day'), t.Literal('root_code'), t.Literal('country'), t.Literal('quad_class')], { default: 'day' })),
+  ...matchFilters,
 });
 export const TimelineQuery = t.Object({
-  query: t.Optional(t.String({ minLength: 1, maxLength: 200 })),
   since: t.Optional(dateOrTime('start')),
   until: t.Optional(dateOrTime('end')),
   interval: t.Optional(t.Union([t.Literal('15m'), t.Literal('hour'), t.Literal('day')], { default: 'hour' })),
+  ...matchFilters,
 });
 export const StatList = t.Object({ items: t.Array(StatItemSchema) });
 
-export const EventParams = t.Object({ id: t.Numeric({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'GLOBALEVENTID' }) });
+export const EventParams = t.Object({ id: t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'GLOBALEVENTID' }) });
 export const EventDetailSchema = t.Composite([
   EventSchema,
   t.Object({

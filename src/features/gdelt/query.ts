@@ -55,34 +55,64 @@ export class LakeQuery {
     return Promise.all(keys.map(async (k) => ({ batch: k.batch, path: await this.lake.localPath(k.key) })));
   }
 
-  /** `read_parquet(...)` over the given files, leaving out rows that lost to a newer copy of their event id. */
-  source(table: TableName): string {
-    return table === 'events' && this.index.supersededCount() > 0
-      ? `(SELECT * EXCLUDE (filename) FROM read_parquet($files, filename = true) WHERE NOT EXISTS (SELECT 1 FROM superseded s WHERE s.batch = regexp_extract(filename, 'batch=(\\d{14})', 1) AND s.id = GLOBALEVENTID))`
-      : 'read_parquet($files)';
+  /**
+   * The rows of these files as a FROM item, leaving out rows that lost to a newer copy of their event id. Only the
+   * files that hold such rows pay for the anti-join (keyed by file and id); the others are read as they are.
+   * Pass the returned lists to `all`.
+   */
+  async source(table: TableName, files: { batch: string; path: string }[]): Promise<{ from: string; lists: Record<string, string[]> }> {
+    const dirty = table === 'events' ? await this.syncSuperseded() : new Set<string>();
+    const clean = files.filter((f) => !dirty.has(f.batch));
+    if (clean.length === files.length) return { from: 'read_parquet($files)', lists: { files: files.map((f) => f.path) } };
+    const losers = files.filter((f) => dirty.has(f.batch));
+    const minus = `SELECT r.* EXCLUDE (filename) FROM read_parquet($dirty, filename = true) r
+      ANTI JOIN (SELECT f.path, s.id FROM superseded s JOIN (SELECT unnest($dirty) AS path, unnest($dirty_batches) AS batch) f USING (batch)) x
+      ON x.path = r.filename AND x.id = r.GLOBALEVENTID`;
+    return {
+      from: `(${clean.length ? `SELECT * FROM read_parquet($files) UNION ALL ` : ''}${minus})`,
+      lists: { ...(clean.length ? { files: clean.map((f) => f.path) } : {}), dirty: losers.map((f) => f.path), dirty_batches: losers.map((f) => f.batch) },
+    };
   }
 
   private syncedSuperseded = -1;
-  /** Mirrors the index's superseded pairs into DuckDB when they changed. */
-  async syncSuperseded() {
+  private dirtyBatches = new Set<string>();
+  private syncing: Promise<unknown> = Promise.resolve();
+  /**
+   * Mirrors the index's superseded pairs into DuckDB when they changed and returns the batches that hold some.
+   * Queries arriving together share one rebuild at a time: two connections replacing the table at once fail
+   * with a catalog write-write conflict.
+   */
+  private syncSuperseded(): Promise<Set<string>> {
+    if (this.index.supersededCount() === this.syncedSuperseded) return Promise.resolve(this.dirtyBatches);
+    const run = this.syncing.then(() => this.rebuildSuperseded());
+    this.syncing = run.catch(() => {});
+    return run;
+  }
+
+  private async rebuildSuperseded(): Promise<Set<string>> {
     const n = this.index.supersededCount();
-    if (n === this.syncedSuperseded) return;
+    if (n === this.syncedSuperseded) return this.dirtyBatches;
+    const pairs = this.index.superseded();
     await this.duck.withConnection(async (c) => {
       await c.run('CREATE OR REPLACE TABLE superseded (batch VARCHAR, id BIGINT)');
       const appender = await c.createAppender('superseded');
-      for (const s of this.index.superseded()) {
+      for (const s of pairs) {
         appender.appendVarchar(s.batch);
         appender.appendBigInt(BigInt(s.id));
         appender.endRow();
       }
       appender.closeSync();
     });
+    this.dirtyBatches = new Set(pairs.map((p) => p.batch));
     this.syncedSuperseded = n;
+    return this.dirtyBatches;
   }
 
-  /** Runs a parameterised query with a deadline; `$files` is bound to the file list as a VARCHAR[]. */
-  async all<T>(sql: string, params: Record<string, DuckDBValue>, files: string[]): Promise<T[]> {
-    await this.syncSuperseded();
+  /** Runs a parameterised query with a deadline; each of `lists` (e.g. `$files`) is bound as a VARCHAR[]. */
+  async all<T>(sql: string, params: Record<string, DuckDBValue>, lists: Record<string, string[]>): Promise<T[]> {
+    const listType = new DuckDBListType(DuckDBVarCharType.instance);
+    const values = { ...params, ...Object.fromEntries(Object.entries(lists).map(([k, v]) => [k, listValue(v)])) };
+    const types = Object.fromEntries(Object.keys(lists).map((k) => [k, listType]));
     return this.duck.withConnection(async (c) => {
       let timedOut = false;
       const timer = setTimeout(() => {
@@ -90,7 +120,7 @@ export class LakeQuery {
         c.interrupt();
       }, this.timeoutMs);
       try {
-        const reader = await c.runAndReadAll(sql, { ...params, files: listValue(files) }, { files: new DuckDBListType(DuckDBVarCharType.instance) });
+        const reader = await c.runAndReadAll(sql, values, types);
         return reader.getRowObjectsJson() as T[];
       } catch (e) {
         if (timedOut)

@@ -162,13 +162,13 @@ export class JobQueue {
     })();
   }
 
-  finish(id: number, error?: JobError) {
+  /** Ends a job: failed when a file failed or when `more` errors are given (a plan or index failure). */
+  finish(id: number, more: JobError[] = []) {
     this.db.transaction(() => {
       const job = this.db.query<JobRow, [number]>('SELECT * FROM gdelt_jobs WHERE id = ?').get(id)!;
-      const errors: JobError[] = JSON.parse(job.errors);
-      if (error) errors.push(error);
+      const errors: JobError[] = [...JSON.parse(job.errors), ...more];
       const failedFiles = this.db.query<{ n: number }, [number]>("SELECT count(*) AS n FROM gdelt_job_files WHERE job_id = ? AND state = 'failed'").get(id)!.n;
-      const state: JobState = error || failedFiles > 0 ? 'failed' : 'succeeded';
+      const state: JobState = more.length > 0 || failedFiles > 0 ? 'failed' : 'succeeded';
       const at = this.iso();
       this.db
         .query('UPDATE gdelt_jobs SET state = ?, errors = ?, finished_at = ?, updated_at = ?, owner = NULL, lease_until = NULL WHERE id = ?')

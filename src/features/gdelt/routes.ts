@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia';
 import type { AppContext } from '../../platform/context.ts';
 import { badRequest, notFound } from '../../platform/errors.ts';
-import { protectedDetail, requireApiKey } from '../../platform/http/auth.ts';
+import { protectedDetail, mutationGuard } from '../../platform/http/auth.ts';
 import { errors } from '../../platform/http/schemas.ts';
 import type { GdeltService } from './index.ts';
 import { batchIso, parseBoundary } from './manifest.ts';
@@ -26,7 +26,7 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
         return { job_id: job.job_id, state: 'queued' as const };
       },
       {
-        beforeHandle: requireApiKey(ctx),
+        transform: mutationGuard(ctx),
         query: TriggerQuery,
         response: { 202: Enqueued, ...errors(400, 401, 403) },
         detail: { summary: 'Queue ingestion of the latest batches', description: 'Reads lastupdate.txt (and masterfilelist.txt for more than one batch) when the job runs. Poll the job for progress.', tags, ...protectedDetail },
@@ -45,7 +45,7 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
         return { job_id: job.job_id, state: 'queued' as const };
       },
       {
-        beforeHandle: requireApiKey(ctx),
+        transform: mutationGuard(ctx),
         query: BackfillQuery,
         response: { 202: Enqueued, ...errors(400, 401, 403) },
         detail: { summary: 'Queue ingestion of a range of batches', description: 'Every batch in masterfilelist.txt between from and to.', tags, ...protectedDetail },
@@ -64,7 +64,7 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
         return job;
       },
       {
-        params: t.Object({ id: t.Numeric({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) }),
+        params: t.Object({ id: t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) }),
         response: { 200: JobSchema, ...errors(400, 404) },
         detail: { summary: 'One ingestion job: state, progress, rows, errors', tags },
       },
@@ -72,13 +72,14 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
     .get(
       '/api/v1/ingest/batches',
       ({ query }) => {
-        const { items, total } = g.catalog.list({ table: query.table, limit: query.limit ?? 100, offset: query.offset ?? 0 });
-        return { items: items.map(({ batch, ...r }) => ({ ...r, batch_time: batchIso(batch) })), total };
+        const { items, total, rows } = g.catalog.list({ table: query.table, limit: query.limit ?? 100, offset: query.offset ?? 0 });
+        const indexed = g.index.indexedAt(items.filter((i) => i.table === 'events').map((i) => i.batch));
+        return { items: items.map(({ batch, ...r }) => ({ ...r, batch_time: batchIso(batch), indexed_at: (r.table === 'events' && indexed.get(batch)) || null })), total, rows };
       },
       {
         query: BatchesQuery,
         response: { 200: BatchList, ...errors(400) },
-        detail: { summary: 'Batches in the lake', description: 'Rows, zip size and md5 (as the manifest lists them), quarantined rows, when ingested.', tags },
+        detail: { summary: 'Batches in the lake', description: 'Rows, zip size and md5 (as the manifest lists them), quarantined rows, when ingested and when indexed for search; `rows` sums the rows of every batch matching the filter.', tags },
       },
     )
     .get(
@@ -86,20 +87,27 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
       ({ query }) =>
         search(g.index, g.lookups, { ...query, limit: query.limit ?? 50, offset: query.offset ?? 0, sort: query.sort ?? 'date', country: query.country?.toUpperCase() }),
       {
+        beforeHandle: ctx.limits.search,
         query: SearchQuery,
-        response: { 200: SearchResult, ...errors(400) },
+        response: { 200: SearchResult, ...errors(400, 429) },
         detail: { summary: 'Search events', description: 'Full-text search over actor names, places, source URL words and CAMEO descriptions, from the index built at ingest.', tags },
       },
     )
-    .get('/api/v1/events/stats', async ({ query }) => stats(await g.query(), g.lookups, { ...query, group_by: query.group_by ?? 'day' }), {
+    .get('/api/v1/events/stats', async ({ query }) => stats(await g.query(), g.index, g.lookups, { ...query, group_by: query.group_by ?? 'day', country: query.country?.toUpperCase() }), {
+      beforeHandle: ctx.limits.search,
       query: StatsQuery,
-      response: { 200: StatList, ...errors(400, 503) },
-      detail: { summary: 'Counts, average tone and Goldstein by day, root code, country or quad class', tags },
+      response: { 200: StatList, ...errors(400, 429, 503) },
+      detail: {
+        summary: 'Counts, average tone and Goldstein by day, root code, country or quad class',
+        description: 'Every event in the window, or, with query/country/event_code/actor, only the events a search with those filters matches.',
+        tags,
+      },
     })
-    .get('/api/v1/events/timeline', async ({ query }) => timeline(await g.query(), g.index, g.lookups, { ...query, interval: query.interval ?? 'hour' }), {
+    .get('/api/v1/events/timeline', async ({ query }) => timeline(await g.query(), g.index, g.lookups, { ...query, interval: query.interval ?? 'hour', country: query.country?.toUpperCase() }), {
+      beforeHandle: ctx.limits.search,
       query: TimelineQuery,
-      response: { 200: StatList, ...errors(400, 503) },
-      detail: { summary: 'Events over time (optionally only those matching a query)', tags },
+      response: { 200: StatList, ...errors(400, 429, 503) },
+      detail: { summary: 'Events over time (optionally only those a search with the same filters matches)', tags },
     })
     .get('/api/v1/events/:id', async ({ params }) => getEvent(await g.query(), g.index, g.lookups, params.id), {
       params: EventParams,

@@ -109,11 +109,12 @@ export function summarize(r: EvRow, lookups: Lookups): EventSummary {
   };
 }
 
-const ORDER: Record<SearchSort, string> = {
-  date: 'ev.doc DESC',
-  mentions: 'ev.mentions DESC, ev.doc DESC',
-  tone: 'ev.tone ASC, ev.doc DESC',
-};
+/**
+ * With a text query the doc order is FTS5's rowid (the same value as ev.doc): ordering by it lets FTS5 walk the
+ * posting list backwards and stop at `limit`, where ordering by ev.doc would sort every match first.
+ */
+const order = (sort: SearchSort, doc: string) =>
+  sort === 'date' ? `${doc} DESC` : sort === 'mentions' ? `ev.mentions DESC, ${doc} DESC` : `ev.tone ASC, ${doc} DESC`;
 
 /** The WHERE clause and its parameters shared by search, its count and the timeline. */
 export function matchClause(p: Pick<SearchParams, 'query' | 'since' | 'until' | 'country' | 'event_code' | 'actor'>) {
@@ -164,7 +165,7 @@ export function search(index: SearchIndex, lookups: Lookups, p: SearchParams): {
     .query<EvRow, (string | number)[]>(
       `SELECT ev.doc, ev.id, ev.date, ev.code, ev.quad, ev.country, ev.actor1, ev.actor1_code, ev.actor2, ev.actor2_code,
          ev.goldstein, ev.tone, ev.mentions, ev.location, ev.url
-       FROM ${m.from} ${where} ORDER BY ${ORDER[p.sort]} LIMIT ? OFFSET ?`,
+       FROM ${m.from} ${where} ORDER BY ${order(p.sort, m.fts ? 'docs.rowid' : 'ev.doc')} LIMIT ? OFFSET ?`,
     )
     .all(...m.args, p.limit, p.offset);
   // Without filters on ev, FTS5 counts a posting list range on its own, without touching the events table.

@@ -3,7 +3,7 @@ import { notFound } from '../../platform/errors.ts';
 import type { Lookups } from './lookups.ts';
 import type { LakeQuery } from './query.ts';
 import { matchClause, summarize, timeWindow, type EventSummary } from './search.ts';
-import { msOfDoc, type SearchIndex } from './search-index.ts';
+import { msOfDoc, ROW_BITS, type SearchIndex } from './search-index.ts';
 
 export type GroupBy = 'day' | 'root_code' | 'country' | 'quad_class';
 export type Interval = '15m' | 'hour' | 'day';
@@ -36,11 +36,40 @@ const shape = (lookups: Lookups, groupBy: GroupBy | 'time') => (r: Agg): StatIte
   avg_goldstein: r.avg_goldstein,
 });
 
+export type MatchFilters = { query?: string; country?: string; event_code?: string; actor?: string };
+const filtered = (p: MatchFilters) => p.query !== undefined || !!p.country || !!p.event_code || !!p.actor;
+
+/** SQLite key of a group over the index's `ev` rows (the doc number holds the 15-minute slot). */
+const INDEX_KEY: Record<GroupBy, string> = {
+  day: `strftime('%Y-%m-%d', (ev.doc / ${2 ** ROW_BITS}) * 900, 'unixepoch')`,
+  root_code: 'substr(ev.code, 1, 2)',
+  country: 'ev.country',
+  quad_class: 'CAST(ev.quad AS TEXT)',
+};
+
 /**
- * Counts, average tone and average Goldstein per group, by DuckDB over the lake's Parquet files in the window
- * (files are chosen from the catalog by batch time, then rows by DATEADDED). Codes get their names attached.
+ * Counts, average tone and average Goldstein per group. Without search filters, by DuckDB over the lake's Parquet
+ * files in the window (files are chosen from the catalog by batch time, then rows by DATEADDED). With any of
+ * query/country/event_code/actor, over the search index with the same matching as search, so the groups add up to
+ * the search total. Codes get their names attached.
  */
-export async function stats(q: LakeQuery, lookups: Lookups, p: { since?: string; until?: string; group_by: GroupBy }): Promise<{ items: StatItem[] }> {
+export async function stats(
+  q: LakeQuery,
+  index: SearchIndex,
+  lookups: Lookups,
+  p: { since?: string; until?: string; group_by: GroupBy } & MatchFilters,
+): Promise<{ items: StatItem[] }> {
+  if (filtered(p)) {
+    const m = matchClause(p);
+    const rows = index.db
+      .query<Agg, (string | number)[]>(
+        `SELECT ${INDEX_KEY[p.group_by]} AS key, count(*) AS count, avg(ev.tone) AS avg_tone, avg(ev.goldstein) AS avg_goldstein
+         FROM ${m.from} ${m.where.length ? `WHERE ${m.where.join(' AND ')}` : ''}
+         GROUP BY 1 ORDER BY ${p.group_by === 'day' ? 'key' : 'count DESC, key'}`,
+      )
+      .all(...m.args);
+    return { items: rows.map(shape(lookups, p.group_by)) };
+  }
   const { fromMs, toMs } = timeWindow(p.since, p.until);
   const files = await q.files('events', fromMs, toMs);
   if (!files.length) return { items: [] };
@@ -54,12 +83,13 @@ export async function stats(q: LakeQuery, lookups: Lookups, p: { since?: string;
     where.push('DATEADDED < $to');
     params.to = toTimestamp(toMs);
   }
+  const source = await q.source('events', files);
   const rows = await q.all<Agg>(
     `SELECT ${KEY[p.group_by]} AS key, count(*) AS count, avg(AvgTone) AS avg_tone, avg(GoldsteinScale) AS avg_goldstein
-     FROM ${q.source('events')} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+     FROM ${source.from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
      GROUP BY ALL ORDER BY ${p.group_by === 'day' ? 'key' : 'count DESC, key'}`,
     params,
-    files.map((f) => f.path),
+    source.lists,
   );
   return { items: rows.map(shape(lookups, p.group_by)) };
 }
@@ -67,17 +97,17 @@ export async function stats(q: LakeQuery, lookups: Lookups, p: { since?: string;
 const BUCKET_MS: Record<Interval, number> = { '15m': 15 * 60_000, hour: 3_600_000, day: 86_400_000 };
 
 /**
- * Events over time. With a `query`, the matching events come from the search index (the same matching as search);
- * without one, DuckDB counts every event in the lake. Keys are ISO bucket starts.
+ * Events over time. With any of query/country/event_code/actor, the matching events come from the search index
+ * (the same matching as search); without, DuckDB counts every event in the lake. Keys are ISO bucket starts.
  */
 export async function timeline(
   q: LakeQuery,
   index: SearchIndex,
   lookups: Lookups,
-  p: { query?: string; since?: string; until?: string; interval: Interval },
+  p: { since?: string; until?: string; interval: Interval } & MatchFilters,
 ): Promise<{ items: StatItem[] }> {
   const bucketMs = BUCKET_MS[p.interval];
-  if (p.query !== undefined) {
+  if (filtered(p)) {
     const m = matchClause(p);
     const rows = index.db
       .query<{ doc: number; tone: number | null; goldstein: number | null }, (string | number)[]>(
@@ -106,12 +136,13 @@ export async function timeline(
   const params: Record<string, DuckDBTimestampValue> = {};
   if (fromMs !== undefined) (where.push('DATEADDED >= $from'), (params.from = toTimestamp(fromMs)));
   if (toMs !== undefined) (where.push('DATEADDED < $to'), (params.to = toTimestamp(toMs)));
+  const source = await q.source('events', files);
   const rows = await q.all<Agg>(
     `SELECT strftime(time_bucket(INTERVAL ${bucketMs / 60_000} MINUTE, DATEADDED), '%Y-%m-%dT%H:%M:%S.000Z') AS key,
        count(*) AS count, avg(AvgTone) AS avg_tone, avg(GoldsteinScale) AS avg_goldstein
-     FROM ${q.source('events')} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} GROUP BY ALL ORDER BY key`,
+     FROM ${source.from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} GROUP BY ALL ORDER BY key`,
     params,
-    files.map((f) => f.path),
+    source.lists,
   );
   return { items: rows.map(shape(lookups, 'time')) };
 }
@@ -127,7 +158,7 @@ export async function getEvent(q: LakeQuery, index: SearchIndex, lookups: Lookup
   if (!row) throw notFound('Event', id);
   const file = (await q.files('events')).find((f) => f.batch === row.batch);
   if (!file) throw notFound('Event', id);
-  const [fields] = await q.all<Record<string, unknown>>('SELECT * FROM read_parquet($files) WHERE GLOBALEVENTID = $id', { id: BigInt(id) }, [file.path]);
+  const [fields] = await q.all<Record<string, unknown>>('SELECT * FROM read_parquet($files) WHERE GLOBALEVENTID = $id', { id: BigInt(id) }, { files: [file.path] });
   if (!fields) throw notFound('Event', id);
   const s = (k: string) => (typeof fields[k] === 'string' ? (fields[k] as string) : null);
   const name = (m: Map<string, string>, k: string) => (s(k) ? (m.get(s(k)!) ?? null) : null);

@@ -119,6 +119,31 @@ export function compileJob(spec: JobSpec): CompiledJob {
   const plans: AggPlan[] = spec.aggregates.map((a): AggPlan => {
     const where = a.where === undefined ? undefined : expr(a.where);
     const guard = (add: AggPlan['add']): AggPlan['add'] => (where ? (w, v, t, p, o) => void (where(v) === true && add(w, v, t, p, o)) : add);
+    // sum and avg keep the same two numbers (total, count or weight) and differ only in the result.
+    const sumAndCount = (i: number, value: (v: Row) => number | null, weight?: (v: Row) => number | null): Pick<AggPlan, 'add' | 'merge'> => ({
+      add: guard(
+        weight
+          ? (w, v) => {
+              const x = value(v);
+              const k = weight(v);
+              if (x !== null && k !== null) {
+                w.num[i]! += x * k;
+                w.num[i + 1]! += k;
+              }
+            }
+          : (w, v) => {
+              const x = value(v);
+              if (x !== null) {
+                w.num[i]! += x;
+                w.num[i + 1]!++;
+              }
+            },
+      ),
+      merge: (d, s) => {
+        d.num[i]! += s.num[i]!;
+        d.num[i + 1]! += s.num[i + 1]!;
+      },
+    });
     const base = { name: a.name, fn: a.fn };
     switch (a.fn) {
       case 'count': {
@@ -129,22 +154,7 @@ export function compileJob(spec: JobSpec): CompiledJob {
       }
       case 'sum': {
         const i = slot(0, 0);
-        const value = numeric(a.field!);
-        return {
-          ...base,
-          add: guard((w, v) => {
-            const x = value(v);
-            if (x !== null) {
-              w.num[i]! += x;
-              w.num[i + 1]!++;
-            }
-          }),
-          merge: (d, s) => {
-            d.num[i]! += s.num[i]!;
-            d.num[i + 1]! += s.num[i + 1]!;
-          },
-          result: (w) => (w.num[i + 1] ? w.num[i]! : null),
-        };
+        return { ...base, ...sumAndCount(i, numeric(a.field!)), result: (w) => (w.num[i + 1] ? w.num[i]! : null) };
       }
       case 'min':
       case 'max': {
@@ -166,34 +176,8 @@ export function compileJob(spec: JobSpec): CompiledJob {
       }
       case 'avg': {
         const i = slot(0, 0);
-        const value = numeric(a.field!);
         const weight = a.weight === undefined ? undefined : numeric(a.weight);
-        return {
-          ...base,
-          add: guard(
-            weight
-              ? (w, v) => {
-                  const x = value(v);
-                  const k = weight(v);
-                  if (x !== null && k !== null) {
-                    w.num[i]! += x * k;
-                    w.num[i + 1]! += k;
-                  }
-                }
-              : (w, v) => {
-                  const x = value(v);
-                  if (x !== null) {
-                    w.num[i]! += x;
-                    w.num[i + 1]!++;
-                  }
-                },
-          ),
-          merge: (d, s) => {
-            d.num[i]! += s.num[i]!;
-            d.num[i + 1]! += s.num[i + 1]!;
-          },
-          result: (w) => (w.num[i + 1] ? w.num[i]! / w.num[i + 1]! : null),
-        };
+        return { ...base, ...sumAndCount(i, numeric(a.field!), weight), result: (w) => (w.num[i + 1] ? w.num[i]! / w.num[i + 1]! : null) };
       }
       case 'first':
       case 'last': {

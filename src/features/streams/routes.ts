@@ -2,7 +2,7 @@ import { Elysia, t } from 'elysia';
 import { z } from 'zod';
 import type { AppContext } from '../../platform/context.ts';
 import { badRequest } from '../../platform/errors.ts';
-import { protectedDetail, requireApiKey } from '../../platform/http/auth.ts';
+import { protectedDetail, mutationGuard } from '../../platform/http/auth.ts';
 import { errors } from '../../platform/http/schemas.ts';
 import type { StreamJobs } from './jobs.ts';
 import { DlqEntrySchema, JobDetailSchema, JobNameParams, JobStatusSchema, ResultsQuerySchema, ResultsSchema, toDlqDto } from './model.ts';
@@ -57,7 +57,7 @@ export function streamsRoutes(ctx: AppContext, jobs: () => Promise<StreamJobs>) 
         return job;
       },
       {
-        beforeHandle: requireApiKey(ctx),
+        transform: mutationGuard(ctx),
         // No Elysia body schema: the zod spec validates (with field paths in its errors) and documents the body.
         response: { 201: JobDetailSchema, ...errors(400, 401, 403, 409, 503) },
         detail: {
@@ -70,7 +70,7 @@ export function streamsRoutes(ctx: AppContext, jobs: () => Promise<StreamJobs>) 
       },
     )
     .delete('/jobs/:name', async ({ params }) => (await jobs()).remove(params.name), {
-      beforeHandle: requireApiKey(ctx),
+      transform: mutationGuard(ctx),
       params: JobNameParams,
       response: { 200: t.Object({ deleted: t.String(), results_kept: t.Boolean() }), ...errors(400, 401, 403, 404, 409, 503) },
       detail: {

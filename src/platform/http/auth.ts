@@ -22,3 +22,17 @@ export function requireApiKey(ctx: AppContext) {
 
 /** OpenAPI security note for protected routes. */
 export const protectedDetail = { security: [{ bearer: [] }] };
+
+/**
+ * The guard of every mutating route, used as the route's `transform` hook so it runs before body and query
+ * validation (an unauthenticated client learns nothing about the route). The per-client limit comes first, so
+ * guessing the key is rate-limited too.
+ */
+export function mutationGuard(ctx: AppContext) {
+  const key = requireApiKey(ctx);
+  const limit = ctx.limits.mutations;
+  return (c: { request: Request; server?: Parameters<typeof limit>[0]['server'] }) => {
+    limit(c);
+    key(c);
+  };
+}

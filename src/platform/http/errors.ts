@@ -63,7 +63,9 @@ export const errorHandler = (ctx: AppContext) =>
       return reply(status, body, { ...headers, ...extra });
     };
     if (error instanceof AppError) {
-      if (error.status >= 500) ctx.log.error(error.message, { requestId, code: error.code, error: error.cause ?? error });
+      // 503 is an expected state (a service not configured or restarting): one warning line, no stack.
+      if (error.status === 503) ctx.log.warn(error.message, { requestId, code: error.code });
+      else if (error.status >= 500) ctx.log.error(error.message, { requestId, code: error.code, error: error.cause ?? error });
       const retryAfter: Record<string, string> = error.retryAfterMs !== undefined ? { 'retry-after': String(Math.ceil(error.retryAfterMs / 1000)) } : {};
       return json(error.status, { error: { code: error.code, message: error.message, ...error.details } }, retryAfter);
     }

@@ -16,10 +16,15 @@ export type SqliteStore = {
 export function openSqlite(options: { path: string; migrationsDir: string }): SqliteStore {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
   const db = new Database(options.path, { create: true, strict: true });
+  // 16 KiB pages: rows here are text-heavy (posts, job state), and bulk loads run ~35% faster than with the
+  // 4 KiB default (bench/etl). Only takes effect when the file is created; existing files keep their size.
+  db.run('PRAGMA page_size = 16384');
   db.run('PRAGMA journal_mode = WAL');
   db.run('PRAGMA synchronous = FULL');
   db.run('PRAGMA foreign_keys = ON');
   db.run('PRAGMA busy_timeout = 5000');
+  // Defense in depth: SQL functions with side effects cannot run from views or triggers in the schema.
+  db.run('PRAGMA trusted_schema = OFF');
   migrateSqlite(db, options.migrationsDir);
   return {
     db,

@@ -1,4 +1,4 @@
-import { api, ApiError, h, errorBox, table } from '../api.js';
+import { api, ApiError, h, errorBox, openApiKey, table } from '../api.js';
 
 export const title = 'ETL';
 
@@ -30,17 +30,6 @@ export async function render(root, { signal }) {
   // Run controls and live status
   const runButton = h('button', { type: 'button', id: 'etl-run' }, 'Run ETL');
   const status = h('div', { id: 'etl-status', class: 'etl-status', role: 'status', 'aria-live': 'polite' });
-  const keyInput = h('input', { id: 'etl-api-key', type: 'password', autocomplete: 'off', value: sessionStorage.getItem('sillage.apiKey') || '' });
-  const keyForm = h('form', { class: 'row' },
-    h('label', { for: 'etl-api-key' }, 'API key'), keyInput,
-    h('button', { type: 'submit', class: 'secondary' }, 'Keep for this tab'));
-  keyForm.addEventListener('submit', (e) => {
-    e.preventDefault();
-    if (keyInput.value) sessionStorage.setItem('sillage.apiKey', keyInput.value);
-    else sessionStorage.removeItem('sillage.apiKey');
-    status.textContent = keyInput.value ? 'API key kept for this tab.' : 'API key cleared.';
-  });
-  const keyBox = h('details', { class: 'etl-key' }, h('summary', {}, 'API key (only when the server sets API_KEY)'), keyForm);
 
   // Stats, runs, posts
   const statsBox = h('div', { class: 'grid', 'aria-busy': 'true' });
@@ -63,7 +52,7 @@ export async function render(root, { signal }) {
     h('section', { 'aria-labelledby': 'etl-run-h' },
       h('h2', { id: 'etl-run-h' }, 'Run'),
       h('p', { class: 'muted' }, 'Extracts posts from the configured REST source, cleans them and loads them into SQLite.'),
-      h('div', { class: 'row' }, runButton, keyBox),
+      h('div', { class: 'row' }, runButton),
       status),
     h('section', { 'aria-labelledby': 'etl-stats-h' }, h('h2', { id: 'etl-stats-h' }, 'Stats'), statsBox),
     h('section', { 'aria-labelledby': 'etl-posts-h' },
@@ -205,7 +194,7 @@ export async function render(root, { signal }) {
       }
       status.dataset.status = 'error';
       status.replaceChildren(errorBox(e));
-      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) keyBox.open = true;
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) openApiKey();
     }
   });
 

@@ -1,4 +1,5 @@
-import { api, h, errorBox, table } from '../api.js';
+import { api, h, errorBox, table, loading } from '../api.js';
+import { chart } from '../charts.js';
 
 export const title = 'Streams';
 
@@ -19,15 +20,46 @@ function resultColumns(rows) {
   ];
 }
 
+const MAX_CHART_KEYS = 8;
+
+/** One line per key (the busiest keys) of one aggregate over the window starts, oldest to newest. */
+function chartData(results, aggregate) {
+  const byKey = new Map();
+  for (const r of results) {
+    if (!byKey.has(r.key)) byKey.set(r.key, { records: 0, points: new Map() });
+    const k = byKey.get(r.key);
+    k.records += r.records;
+    // Results come newest revision first: keep the first value seen for a window.
+    const t = Date.parse(r.window_start) / 1000;
+    if (!k.points.has(t)) k.points.set(t, r.values[aggregate] ?? null);
+  }
+  const keys = [...byKey].sort((a, b) => b[1].records - a[1].records).slice(0, MAX_CHART_KEYS).sort((a, b) => a[0].localeCompare(b[0]));
+  const x = [...new Set(keys.flatMap(([, k]) => [...k.points.keys()]))].sort((a, b) => a - b);
+  return { x, series: keys.map(([key, k]) => ({ label: key, values: x.map((t) => k.points.get(t) ?? null) })) };
+}
+
 export async function render(root, { signal }) {
-  const jobsBox = h('div', { 'aria-busy': 'true' }, h('p', { class: 'loading' }, 'Loading jobs…'));
-  const picker = h('select', { id: 'streams-job', 'aria-label': 'Job' });
-  const latestBox = h('div');
+  const health = await api('/health').catch(() => null);
+  const off = health?.details?.streams;
+  if (off && off.status === 'disabled') {
+    root.append(h('div', { class: 'notice', role: 'status' }, h('strong', {}, 'Stream analytics is not enabled. '), off.reason || ''));
+    return;
+  }
+  const jobsBox = h('div', { 'aria-busy': 'true' }, loading('Loading jobs…'));
+  const picker = h('select', { id: 'streams-job' });
+  const aggregatePicker = h('select', { id: 'streams-aggregate' });
+  const latestBox = h('div', { id: 'streams-latest' });
   const feedList = h('ol', { class: 'streams-feed', 'aria-live': 'polite' });
   const feedState = h('span', { class: 'muted' }, '');
+  const windowsChart = chart({ title: 'Recent windows per key', kind: 'time', empty: 'No window emitted yet.', signal });
+  windowsChart.el.id = 'streams-chart';
   root.append(
     h('section', {}, h('h2', {}, 'Stream jobs'), jobsBox),
-    h('section', {}, h('h2', {}, 'Latest window per key'), h('div', { class: 'row' }, h('label', { for: 'streams-job' }, 'Job'), picker), latestBox),
+    h('section', {},
+      h('h2', {}, 'Latest window per key'),
+      h('div', { class: 'row' }, h('label', { for: 'streams-job' }, 'Job', picker), h('label', { for: 'streams-aggregate' }, 'Chart of', aggregatePicker)),
+      latestBox),
+    h('section', {}, h('h2', {}, 'Windows over time'), windowsChart.el),
     h('section', {}, h('h2', {}, 'Live feed of closed windows ', feedState), feedList),
   );
 
@@ -56,21 +88,46 @@ export async function render(root, { signal }) {
           h('span', { class: 'muted' }, `rev ${r.revision} · ${values}`),
           r.alerts.length ? h('span', { class: 'streams-alert' }, ` ${r.alerts.join(', ')}`) : null));
       while (feedList.children.length > MAX_FEED) feedList.lastElementChild.remove();
+      soon();
     });
   };
 
   const refreshLatest = async () => {
     if (!selected) {
       latestBox.replaceChildren(h('p', { class: 'muted' }, 'No job selected.'));
+      windowsChart.update({ x: [], series: [] });
       return;
     }
     try {
-      const { results } = await api(`/api/v1/streams/jobs/${encodeURIComponent(selected)}/results?latest=true&limit=200`);
+      const job = encodeURIComponent(selected);
+      const [{ results }, history] = await Promise.all([api(`/api/v1/streams/jobs/${job}/results?latest=true&limit=200`), api(`/api/v1/streams/jobs/${job}/results?limit=1000`)]);
       latestBox.replaceChildren(table(resultColumns(results), results.sort((a, b) => a.key.localeCompare(b.key)), 'No window emitted yet.'));
+      // Aggregates in spec order: the latest values keep it; history rows from Postgres JSON may not.
+      const names = [...new Set([...results, ...history.results].flatMap((r) => Object.keys(r.values)))];
+      if (names.join() !== [...aggregatePicker.options].map((o) => o.value).join()) {
+        const keep = aggregatePicker.value;
+        aggregatePicker.replaceChildren(...names.map((n) => h('option', { value: n }, n)));
+        if (names.includes(keep)) aggregatePicker.value = keep;
+      }
+      lastHistory = history.results;
+      drawChart();
     } catch (e) {
       latestBox.replaceChildren(errorBox(e));
     }
   };
+  let lastHistory = [];
+  const drawChart = () => windowsChart.update(chartData(lastHistory, aggregatePicker.value));
+  aggregatePicker.addEventListener('change', drawChart);
+  // Closed windows arrive on the live feed; redraw from the API at most once a second.
+  let pending;
+  const soon = () => {
+    if (pending) return;
+    pending = setTimeout(() => {
+      pending = undefined;
+      refreshLatest();
+    }, 1000);
+  };
+  signal.addEventListener('abort', () => clearTimeout(pending));
 
   const refreshJobs = async () => {
     try {
