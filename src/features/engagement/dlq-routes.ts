@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia';
 import type { AppContext } from '../../platform/context.ts';
 import { unavailable } from '../../platform/errors.ts';
-import { protectedDetail, requireApiKey } from '../../platform/http/auth.ts';
+import { mutationGuard, protectedDetail } from '../../platform/http/auth.ts';
 import { errors } from '../../platform/http/schemas.ts';
 import type { EngagementAccess } from './access.ts';
 import { countDeadLetters, deadLetterView, findDeadLetters } from './dead-letters.ts';
@@ -44,7 +44,7 @@ export function dlqRoutes(ctx: AppContext, access: EngagementAccess) {
         );
       },
       {
-        beforeHandle: [ctx.limits.mutations, requireApiKey(ctx)],
+        transform: mutationGuard(ctx),
         query: ReplayQuery,
         response: { 200: ReplayReply, ...errors(400, 401, 403, 404, 429, 503) },
         detail: {
