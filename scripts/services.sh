@@ -309,6 +309,9 @@ EOF
 }
 
 kafka_up() {
+  # The jars are fetched even when a broker already runs: the fault suite starts private brokers from them.
+  need java "Java 17+ runs the Kafka broker"
+  mvn_fetch kafka "$SCRIPTS/kafka/pom.xml" "$KAFKA_LIB"
   if pid_alive "$KAFKA_PID" kafka.Kafka; then
     if [[ -f "$KAFKA_CONF" ]] && ! kafka_server_properties | cmp -s - "$KAFKA_CONF"; then
       log "kafka: WARNING the running broker uses an older server.properties; run 'scripts/services.sh down' then 'up' to apply"
@@ -327,8 +330,6 @@ kafka_up() {
   fi
   port_open "$KAFKA_CONTROLLER_PORT" && die "kafka: controller port $HOST:$KAFKA_CONTROLLER_PORT is taken"
 
-  need java "Java 17+ runs the Kafka broker"
-  mvn_fetch kafka "$SCRIPTS/kafka/pom.xml" "$KAFKA_LIB"
   kafka_write_config
 
   if [[ ! -f "$KAFKA_DATA/meta.properties" ]]; then
