@@ -60,10 +60,12 @@ export async function createContext(config: Config, options: ContextOptions = {}
   mkdirSync(config.dataDir, { recursive: true });
 
   const sqlite = openSqlite({ path: join(config.dataDir, 'sillage.db'), migrationsDir: join(ROOT, 'db/sqlite') });
+  // The shared DuckDB is for ad-hoc, in-process analytics; features that keep DuckDB files (the lake query
+  // engine, the DuckDB warehouse) open their own. Locked down: no files, no network, no extension downloads,
+  // and no query can change that.
   const duckdb = await openDuckDB({
-    path: join(config.dataDir, 'sillage.duckdb'),
-    // Extensions are never fetched at query time: the service must behave the same offline as online.
-    settings: { autoinstall_known_extensions: 'false' },
+    path: ':memory:',
+    settings: { enable_external_access: 'false', autoinstall_known_extensions: 'false', autoload_known_extensions: 'false', lock_configuration: 'true' },
   });
   const lake = lakeLocation(config);
   const postgres = config.DATABASE_URL
