@@ -78,6 +78,7 @@ export const specs = {
   S3_REGION: { schema: z.string().regex(/^[a-z0-9-]+$/), rule: 'a region name', example: 'us-east-1', default: 'us-east-1', doc: 'S3 region' },
   DATABASE_URL: { schema: postgresUrl, rule: 'a postgres:// URL', example: 'postgres://postgres@127.0.0.1:5432/postgres', doc: 'Postgres (engagement source, stream results)', secret: true },
   DATABASE_SCHEMA: { schema: identifier, rule: 'a lower-case SQL identifier', example: 'public', default: 'public', doc: 'Postgres schema for the service tables' },
+  PG_STATEMENT_TIMEOUT_MS: { schema: int(100, 3_600_000), rule: 'an integer number of milliseconds from 100', example: '30000', default: '30000', doc: 'longest a Postgres statement of the API may run (queries behind HTTP routes); pipeline workers have their own connections' },
   KAFKA_BOOTSTRAP_SERVERS: { schema: kafkaBrokers, rule: 'comma-separated host:port pairs', example: '127.0.0.1:9092', doc: 'Kafka brokers' },
   KAFKA_TOPIC_ENGAGEMENT_EVENTS: { schema: topicName, rule: 'a Kafka topic name (letters, digits, . _ -)', example: 'engagement-events', default: 'engagement-events', doc: 'engagement topic' },
   KAFKA_TOPIC_CONTENT: { schema: topicName, rule: 'a Kafka topic name (letters, digits, . _ -)', example: 'content', default: 'content', doc: 'compacted topic of content rows (keyed by id), fed by CDC, read by the processor for enrichment' },

@@ -69,7 +69,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
   });
   const lake = lakeLocation(config);
   const postgres = config.DATABASE_URL
-    ? openPostgres({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, migrationsDir: join(ROOT, 'db/postgres') })
+    ? openPostgres({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, migrationsDir: join(ROOT, 'db/postgres'), statementTimeoutMs: config.PG_STATEMENT_TIMEOUT_MS })
     : undefined;
   const redis = config.REDIS_URL ? openRedis({ url: config.REDIS_URL, prefix: config.REDIS_KEY_PREFIX }) : undefined;
   const kafka = config.KAFKA_BOOTSTRAP_SERVERS ? openKafka({ brokers: config.KAFKA_BOOTSTRAP_SERVERS, clientId: 'sillage', log }) : undefined;

@@ -69,3 +69,15 @@ describe.skipIf(!!skipReason('s3'))('S3-compatible store', () => {
     expect(await client.file(key).exists()).toBe(false);
   });
 });
+
+describe.skipIf(!!skipReason('postgres'))('Postgres queries behind the API', () => {
+  test('a statement longer than PG_STATEMENT_TIMEOUT_MS is cancelled by the server', async () => {
+    const { openPostgres } = await import('../../src/platform/stores/postgres.ts');
+    const pg = openPostgres({ url: services.postgres!, schema: 'public', migrationsDir: '/nonexistent', max: 1, statementTimeoutMs: 200 });
+    try {
+      await expect(pg.sql`SELECT pg_sleep(2)`).rejects.toThrow(/statement timeout/);
+    } finally {
+      await pg.close();
+    }
+  });
+});

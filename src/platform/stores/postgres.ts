@@ -14,14 +14,18 @@ export type PostgresStore = {
  * A pooled Postgres client whose search_path is the configured schema, so tests (and several deployments
  * sharing one database) each get their own tables by using a different schema.
  */
-export function openPostgres(options: { url: string; schema: string; migrationsDir: string; max?: number }): PostgresStore {
+export function openPostgres(options: { url: string; schema: string; migrationsDir: string; max?: number; statementTimeoutMs?: number }): PostgresStore {
   const { schema } = options;
   const sql = postgres(options.url, {
     max: options.max ?? 10,
     connect_timeout: 5,
     idle_timeout: 30,
     onnotice: () => {},
-    connection: { search_path: schema, application_name: 'sillage' },
+    connection: {
+      search_path: schema,
+      application_name: 'sillage',
+      ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+    },
   });
   let migrated: Promise<void> | undefined;
   const migrate = () =>
