@@ -5,8 +5,7 @@ import { emptyResult, type SinkResult } from '../../../platform/stream/sink.ts';
 import type { Envelope } from '../../../platform/stream/types.ts';
 import type { EngagementEvent } from '../model.ts';
 import { BigQueryClient, type QueryParam } from './bigquery-client.ts';
-import { eventOfFact, type DailyRow, type Fact, type FactOutcome, flushFacts, type HourlyRow, type Stored, summaryOf, type WarehouseQuery } from './facts.ts';
-import { dedupeResult } from './postgres.ts';
+import { eventOfFact, type DailyRow, type Fact, type FactOutcome, resultOf, flushFacts, type HourlyRow, type Stored, summaryOf, type WarehouseQuery } from './facts.ts';
 import { WAREHOUSE_SINK, type Warehouse } from './warehouse.ts';
 
 export type BigQueryWarehouseOptions = {
@@ -91,8 +90,7 @@ export class BigQueryWarehouse implements Warehouse {
   }
 
   async write(batch: Envelope<EngagementEvent>[]): Promise<SinkResult> {
-    const result = emptyResult();
-    if (!batch.length) return result;
+    if (!batch.length) return emptyResult();
     await this.prepare();
     let outcomes: FactOutcome[];
     try {
@@ -103,13 +101,7 @@ export class BigQueryWarehouse implements Warehouse {
       if (classified.code === 'bigquery_not_found') this.prepared = undefined;
       throw classified;
     }
-    outcomes.forEach((o, i) => {
-      const id = batch[i]!.id;
-      if (o === 'applied') result.applied.push(id);
-      else if (o === 'duplicate') result.duplicates.push(id);
-      else result.failed.push({ id, error: o });
-    });
-    return dedupeResult(result);
+    return resultOf(batch, outcomes);
   }
 
   private async insert(facts: Fact[]): Promise<Stored> {

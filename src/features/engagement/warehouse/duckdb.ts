@@ -7,8 +7,7 @@ import { MicroBatcher } from '../../../platform/stream/batcher.ts';
 import { emptyResult, type SinkResult } from '../../../platform/stream/sink.ts';
 import type { Envelope } from '../../../platform/stream/types.ts';
 import type { EngagementEvent } from '../model.ts';
-import { eventOfFact, FACT_COLUMNS, flushFacts, summaryOf, type DailyRow, type Fact, type FactOutcome, type HourlyRow, type WarehouseQuery } from './facts.ts';
-import { dedupeResult } from './postgres.ts';
+import { eventOfFact, FACT_COLUMNS, flushFacts, summaryOf, type DailyRow, type Fact, type FactOutcome, resultOf, type HourlyRow, type WarehouseQuery } from './facts.ts';
 import { WAREHOUSE_SINK, type Warehouse } from './warehouse.ts';
 
 const measures = `
@@ -118,8 +117,7 @@ export class DuckDBWarehouse implements Warehouse {
   }
 
   async write(batch: Envelope<EngagementEvent>[]): Promise<SinkResult> {
-    const result = emptyResult();
-    if (!batch.length) return result;
+    if (!batch.length) return emptyResult();
     let outcomes: FactOutcome[];
     try {
       outcomes = await this.batcher.submit(batch);
@@ -128,13 +126,7 @@ export class DuckDBWarehouse implements Warehouse {
       if (classified.retryable) this.reset();
       throw classified;
     }
-    outcomes.forEach((o, i) => {
-      const id = batch[i]!.id;
-      if (o === 'applied') result.applied.push(id);
-      else if (o === 'duplicate') result.duplicates.push(id);
-      else result.failed.push({ id, error: o });
-    });
-    return dedupeResult(result);
+    return resultOf(batch, outcomes);
   }
 
   private async insert(facts: Fact[]): Promise<Set<string>> {

@@ -1,3 +1,4 @@
+import { emptyResult, type SinkResult } from '../../../platform/stream/sink.ts';
 import { terminal, type AppError } from '../../../platform/errors.ts';
 import type { Envelope } from '../../../platform/stream/types.ts';
 import { CONTENT_TYPES, EVENT_TYPES, type ContentType, type EngagementEvent } from '../model.ts';
@@ -90,6 +91,24 @@ export function eventOfFact(f: Fact): EngagementEvent {
 }
 
 export type FactOutcome = 'applied' | 'duplicate' | AppError;
+
+/**
+ * The sink result of a batch from one outcome per envelope, reporting each id once (a caller that passed one id
+ * twice gets it once; FanOut hands over unique ids anyway).
+ */
+export function resultOf(batch: readonly { id: string }[], outcomes: readonly FactOutcome[]): SinkResult {
+  const result = emptyResult();
+  const seen = new Set<string>();
+  outcomes.forEach((o, i) => {
+    const id = batch[i]!.id;
+    if (seen.has(id)) return;
+    seen.add(id);
+    if (o === 'applied') result.applied.push(id);
+    else if (o === 'duplicate') result.duplicates.push(id);
+    else result.failed.push({ id, error: o });
+  });
+  return result;
+}
 
 /**
  * Runs a flush over facts that may repeat an id (two writers racing into one micro-batch): each id is stored

@@ -7,7 +7,7 @@ import { MicroBatcher } from '../../../platform/stream/batcher.ts';
 import { emptyResult, type SinkResult } from '../../../platform/stream/sink.ts';
 import type { Envelope } from '../../../platform/stream/types.ts';
 import type { EngagementEvent } from '../model.ts';
-import { eventOfFact, FACT_COLUMNS, flushFacts, summaryOf, type DailyRow, type Fact, type FactOutcome, type HourlyRow, type Stored, type WarehouseQuery } from './facts.ts';
+import { eventOfFact, FACT_COLUMNS, flushFacts, summaryOf, type DailyRow, type Fact, type FactOutcome, resultOf, type HourlyRow, type Stored, type WarehouseQuery } from './facts.ts';
 import { WAREHOUSE_SINK, type Warehouse } from './warehouse.ts';
 
 export type PostgresWarehouseOptions = {
@@ -71,8 +71,7 @@ export class PostgresWarehouse implements Warehouse {
   }
 
   async write(batch: Envelope<EngagementEvent>[]): Promise<SinkResult> {
-    const result = emptyResult();
-    if (!batch.length) return result;
+    if (!batch.length) return emptyResult();
     await this.prepare();
     let outcomes: FactOutcome[];
     try {
@@ -80,14 +79,7 @@ export class PostgresWarehouse implements Warehouse {
     } catch (error) {
       throw this.classify(error, 'store facts');
     }
-    outcomes.forEach((o, i) => {
-      const id = batch[i]!.id;
-      if (o === 'applied') result.applied.push(id);
-      else if (o === 'duplicate') result.duplicates.push(id);
-      else result.failed.push({ id, error: o });
-    });
-    // The same id twice in one call: the sink reports each id once (FanOut hands over unique ids anyway).
-    return dedupeResult(result);
+    return resultOf(batch, outcomes);
   }
 
   /** Inserts facts (unique ids); answers the ids that were new. A data error isolates the bad rows one by one. */
@@ -202,9 +194,3 @@ export class PostgresWarehouse implements Warehouse {
 /** Data and constraint errors (classes 22, 23): the rows are at fault, not the connection. */
 const isDataError = (error: unknown) => /^(22|23)/.test((error as { code?: string })?.code ?? '');
 
-/** Keeps the first report of each id (a caller that passed one id twice gets it once). */
-export function dedupeResult(result: SinkResult): SinkResult {
-  const seen = new Set<string>();
-  const keep = (id: string) => (seen.has(id) ? false : (seen.add(id), true));
-  return { applied: result.applied.filter(keep), duplicates: result.duplicates.filter(keep), failed: result.failed.filter((f) => keep(f.id)) };
-}
