@@ -97,8 +97,8 @@ describe('error shape', () => {
     );
   });
   afterAll(() => t0.close());
-  const get = async (path: string) => {
-    const res = await app.handle(new Request(`http://localhost${path}`));
+  const get = async (path: string, init?: RequestInit) => {
+    const res = await app.handle(new Request(`http://localhost${path}`, init));
     return { status: res.status, body: await res.json() as any, res };
   };
 
@@ -131,6 +131,13 @@ describe('error shape', () => {
     const id = res.headers.get('x-request-id')!;
     expect(body.error.message).toContain(id);
     expect(t0.log.lines.some((l) => l.level === 'error' && l.requestId === id)).toBe(true);
+  });
+
+  test('a client error is logged with its request id, code and message (at info)', async () => {
+    const { res } = await get('/test/validate?n=0', { headers: { 'x-request-id': 'client-err-1' } });
+    expect(res.status).toBe(400);
+    const line = t0.log.lines.find((l) => l.requestId === 'client-err-1');
+    expect(line).toMatchObject({ level: 'info', status: 400, code: 'invalid_request', path: '/test/validate' });
   });
 
   test('an AppError keeps its status, code and details', async () => {

@@ -60,6 +60,9 @@ export const errorHandler = (ctx: AppContext) =>
     // set.status feeds the request metrics, which run after the reply is sent.
     const json = (status: number, body: ErrorBody, extra: Record<string, string> = {}) => {
       set.status = status;
+      // Client errors are logged too (at info: they are the client's to fix), so a user quoting the request id
+      // can be helped; server errors were logged above with their cause.
+      if (status < 500) ctx.log.info('request refused', { requestId, method: request.method, path: new URL(request.url).pathname, status, code: body.error.code, message: body.error.message });
       return reply(status, body, { ...headers, ...extra });
     };
     if (error instanceof AppError) {
