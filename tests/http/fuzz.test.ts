@@ -87,7 +87,10 @@ function fuzzSuite(name: string, env: () => Record<string, string>) {
           return failures.length === 0;
         }),
         { numRuns: 10_000, seed: Number(Bun.env.FUZZ_SEED ?? 42) },
-      ).catch(() => {});
+      ).catch((e: Error) => {
+        // A property that returned false is already in `failures`; anything else (a request that threw) is a failure too.
+        if (!failures.length) failures.push(`threw: ${e.message.slice(0, 500)}`);
+      });
       expect(failures).toEqual([]);
       expect(snapshot(outside)).toEqual(before);
       expect(Bun.spawnSync(['git', 'status', '--porcelain'], { cwd: ROOT }).stdout.toString()).toBe(gitBefore);

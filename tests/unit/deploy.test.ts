@@ -7,9 +7,12 @@ const compose = (() => {
   return Bun.which('docker-compose') ? ['docker-compose'] : undefined;
 })();
 
-describe.skipIf(!compose)('deployment manifests', () => {
+// Without a compose client the suite skips with a reason; in CI (SILLAGE_CI) it runs and fails instead.
+if (!compose && !Bun.env.SILLAGE_CI) console.log('skip: no `docker compose` or `docker-compose` to check compose.yaml (apt-get install -y docker-compose)');
+describe.skipIf(!compose && !Bun.env.SILLAGE_CI)('deployment manifests', () => {
   for (const profile of ['embedded', 'full']) {
     test(`compose.yaml is valid with the ${profile} profile`, () => {
+      expect(compose, 'a compose client (docker compose or docker-compose) is required in CI').toBeDefined();
       const r = Bun.spawnSync([...compose!, '-f', 'compose.yaml', '--profile', profile, 'config'], { cwd: ROOT, stdout: 'pipe', stderr: 'pipe' });
       expect(r.stderr.toString()).not.toContain('invalid');
       expect(r.exitCode).toBe(0);
