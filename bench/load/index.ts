@@ -117,6 +117,7 @@ const bench: BenchModule = {
       });
 
       const rss: number[] = [];
+      const jobs: number[] = [];
       const started = Date.now();
       let group = 0;
       while (Date.now() - started < durationS * 1000) {
@@ -124,7 +125,9 @@ const bench: BenchModule = {
         if (elapsed >= group * 60_000 && group < minutes) {
           const from = new Date(startMs + group * perMinute * SLOT_MS).toISOString().slice(0, 16);
           const to = new Date(startMs + ((group + 1) * perMinute - 1) * SLOT_MS).toISOString().slice(0, 16);
-          await fetch(`${base}/api/v1/ingest/backfill?from=${from}&to=${to}`, { method: 'POST' });
+          const queued = await fetch(`${base}/api/v1/ingest/backfill?from=${from}&to=${to}`, { method: 'POST' });
+          if (queued.status !== 202) throw new Error(`backfill ${from}..${to} was refused: ${queued.status} ${await queued.text()}`);
+          jobs.push(((await queued.json()) as { job_id: number }).job_id);
           group++;
         }
         rss.push(await rssMb(app.pid));
@@ -153,6 +156,16 @@ const bench: BenchModule = {
       const last = rss.slice(-Math.max(1, Math.floor(rss.length / 5)));
       const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
       results.push({ name: 'service RSS, max', value: Math.max(...rss), unit: 'MB', target: '< 400 MB, flat', notes: `first fifth avg ${fmt(avg(first))} MB, last fifth avg ${fmt(avg(last))} MB; samples every 5 s: ${rss.map((x) => Math.round(x)).join(' ')}` });
+
+      // The ingests really ran beside the traffic: every job finished and wrote rows.
+      const jobStates = () => Promise.all(jobs.map(async (id) => (await (await fetch(`${base}/api/v1/ingest/jobs/${id}`)).json()) as { state: string; rows: number }));
+      let states = await jobStates();
+      for (let i = 0; i < 60 && states.some((j) => j.state === 'queued' || j.state === 'running'); i++) {
+        await Bun.sleep(2000);
+        states = await jobStates();
+      }
+      const ok = states.filter((j) => j.state === 'succeeded');
+      results.push({ name: 'ingest jobs during the load', value: ok.length, unit: 'jobs', target: `${jobs.length} succeeded`, notes: `states: ${states.map((j) => j.state).join(' ')}; ${ok.reduce((a, j) => a + j.rows, 0)} rows` });
 
       await generator.exited;
       log('traffic done; waiting for the pipeline to drain, then checking every sink against the source table');
