@@ -9,6 +9,12 @@ describe('platform routes with nothing configured', () => {
   beforeAll(async () => (t0 = await testApp()));
   afterAll(() => t0.close());
 
+  test('/health/live answers 200 without checking any dependency (liveness), /health is the readiness view', async () => {
+    const { status, body } = await t0.json('/health/live');
+    expect(status).toBe(200);
+    expect(body).toEqual({ status: 'ok' });
+  });
+
   test('/health reports embedded parts ok and the rest disabled, with 200', async () => {
     const { status, body } = await t0.json('/health');
     expect(status).toBe(200);

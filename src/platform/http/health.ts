@@ -23,6 +23,15 @@ export const healthRoutes = (ctx: AppContext) =>
     },
     {
       response: { 200: HealthSchema, 503: HealthSchema },
-      detail: { summary: 'Health of every component', description: 'Each component is `ok`, `down` or `disabled` (not configured). 503 when an enabled component is down.', tags: ['platform'] },
+      detail: { summary: 'Health of every component', description: 'Each component is `ok`, `down` or `disabled` (not configured). 503 when an enabled component is down. Use it for readiness.', tags: ['platform'] },
     },
-  );
+  )
+  // Liveness only asks "is this process serving?": a dependency outage must take pods out of rotation (readiness
+  // on /health), not restart every one of them.
+  .get('/health/live', () => liveReply(), {
+    response: { 200: t.Object({ status: t.Literal('ok') }) },
+    detail: { summary: 'Liveness: the process serves requests', description: 'Always 200 while the event loop answers; no dependency is checked. For Kubernetes liveness probes.', tags: ['platform'] },
+  });
+
+const liveBody = JSON.stringify({ status: 'ok' });
+const liveReply = () => new Response(liveBody, { headers: { 'content-type': 'application/json' } });

@@ -8,10 +8,12 @@ export type RedisStore = {
   close(): Promise<void>;
 };
 
-export function openRedis(options: { url: string; prefix: string }): RedisStore {
+export function openRedis(options: { url: string; prefix: string; commandTimeoutMs?: number }): RedisStore {
   const redis = new Redis(options.url, {
     lazyConnect: true,
     connectTimeout: 2000,
+    // A hung server (not a closed one) must not hold API requests or pipeline batches forever.
+    commandTimeout: options.commandTimeoutMs ?? 5000,
     // Fail commands fast while disconnected instead of queueing them forever; callers retry with backoff.
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
