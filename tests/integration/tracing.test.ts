@@ -5,9 +5,9 @@ setDefaultTimeout(60_000);
 import { services, skipReason, testApp, waitFor } from '../helpers/index.ts';
 import { CONTENT, cleanupPipeline, insertContent, insertEvents, pipelineEnv, user } from './engagement-fixture.ts';
 
-test('with OTEL_EXPORTER_OTLP_ENDPOINT set, each request is exported as a trace to the collector', async () => {
-  const received: unknown[] = [];
-  // A real OTLP/HTTP endpoint: the exporter posts protobuf or JSON to /v1/traces.
+/** A real OTLP/HTTP endpoint: the exporter posts protobuf or JSON to /v1/traces; bodies are kept as they came. */
+function startCollector() {
+  const received: Uint8Array[] = [];
   const collector = Bun.serve({
     port: 0,
     hostname: '127.0.0.1',
@@ -16,13 +16,18 @@ test('with OTEL_EXPORTER_OTLP_ENDPOINT set, each request is exported as a trace 
       return new Response('{}', { headers: { 'content-type': 'application/json' } });
     },
   });
+  return { received, collector };
+}
+
+test('with OTEL_EXPORTER_OTLP_ENDPOINT set, each request is exported as a trace to the collector', async () => {
+  const { received, collector } = startCollector();
   const t = await testApp({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}` });
   try {
     expect(t.ctx.tracing.enabled).toBe(true);
     await t.request('/health');
     await t.ctx.tracing.span('engagement.batch', { size: 3 }, async () => 1);
     await waitFor(() => received.length > 0, { what: 'a trace export', timeoutMs: 15_000 });
-    const text = new TextDecoder('latin1').decode(received[0] as Uint8Array);
+    const text = new TextDecoder('latin1').decode(received[0]);
     expect(text).toContain('GET /health');
   } finally {
     await t.close();
@@ -42,15 +47,7 @@ test('without an endpoint tracing is off and costs nothing', async () => {
 
 describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('tracing of the engagement pipeline', () => {
   test('a real processor batch (in its worker) is exported as an engagement.batch span', async () => {
-    const received: Uint8Array[] = [];
-    const collector = Bun.serve({
-      port: 0,
-      hostname: '127.0.0.1',
-      async fetch(req) {
-        if (new URL(req.url).pathname === '/v1/traces') received.push(new Uint8Array(await req.arrayBuffer()));
-        return new Response('{}', { headers: { 'content-type': 'application/json' } });
-      },
-    });
+    const { received, collector } = startCollector();
     const { env, names } = pipelineEnv({ CDC_HEARTBEAT_SECONDS: '1', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}` });
     const t = await testApp(env);
     const sql = postgres(services.postgres!, { onnotice: () => {}, max: 1, connection: { search_path: names.schema } });
