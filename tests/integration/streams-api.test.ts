@@ -124,9 +124,9 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('streams API on real
     expect(status).toMatchObject({ state: 'running', records_in: 5, late: 0, dlq: 0, windows_emitted: 3, open_windows: 2, lag: { total: 0 } });
     expect(status.watermark).toBe(new Date(T0 + 24 * S).toISOString());
     const metrics = await (await app.request('/metrics')).text();
-    expect(metrics).toMatch(/sillage_streams_records_in_total\{job="reqs"\} 5/);
-    expect(metrics).toMatch(/sillage_streams_windows_emitted_total\{job="reqs"\} 3/);
-    expect(metrics).toMatch(/sillage_streams_consumer_lag_records\{job="reqs"\} 0/);
+    expect(metrics).toMatch(/sillage_streams_records_in_total\{stream_job="reqs"\} 5/);
+    expect(metrics).toMatch(/sillage_streams_windows_emitted_total\{stream_job="reqs"\} 3/);
+    expect(metrics).toMatch(/sillage_streams_consumer_lag_records\{stream_job="reqs"\} 0/);
   });
 
   test('a duplicate job name answers 409', async () => {
