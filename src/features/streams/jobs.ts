@@ -128,14 +128,23 @@ export class StreamJobs {
     return !!(await this.repo.getJob(name)) || (await this.repo.hasResults(name));
   }
 
+  /**
+   * Window results from Postgres, or with `latest` the newest window per key: from Redis when the job writes
+   * there, else from Postgres. A job with `sinks: [redis]` keeps no history, so its Postgres results are empty.
+   */
   async results(name: string, q: ResultsQuery & { latest?: boolean }): Promise<{ source: 'postgres' | 'redis'; results: WindowResultDto[] }> {
-    if (!(await this.exists(name))) throw notFound('Stream job', name);
+    const job = await this.repo.getJob(name);
+    if (!job && !(await this.repo.hasResults(name))) throw notFound('Stream job', name);
+    // A deleted job's results stay, and so may its Redis hashes: read them as if it had both sinks.
+    const sinks = job?.spec.sinks ?? ['postgres', 'redis'];
     if (!q.latest) return { source: 'postgres', results: (await this.repo.results(name, q)).map(toResultDto) };
+    const newestFirst = (rows: WindowResult[]) => rows.sort((a, b) => b.start - a.start || a.key.localeCompare(b.key)).slice(0, q.limit).map(toResultDto);
+    // Without the Redis sink nothing keeps a Redis copy current, so a copy built here would go stale.
+    if (!sinks.includes('redis')) return { source: 'postgres', results: newestFirst((await this.repo.latestPerKey(name)).filter((r) => q.key === undefined || r.key === q.key)) };
     const latest = new RedisLatest(this.ctx.stores.redis!.redis, this.ctx.stores.redis!.prefix, name);
     // Redis is a cache of Postgres: when its hash is gone (flushed, evicted, new Redis), rebuild it from the results.
-    if (!(await latest.exists())) await latest.rebuild(await this.repo.latestPerKey(name));
-    const rows = (await latest.read(q.key)).sort((a, b) => b.start - a.start || a.key.localeCompare(b.key)).slice(0, q.limit);
-    return { source: 'redis', results: rows.map(toResultDto) };
+    if (sinks.includes('postgres') && !(await latest.exists())) await latest.rebuild(await this.repo.latestPerKey(name));
+    return { source: 'redis', results: newestFirst(await latest.read(q.key)) };
   }
 
   async dlq(name: string, limit: number) {
