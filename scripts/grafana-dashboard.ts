@@ -24,10 +24,10 @@ const rows: [string, Panel[]][] = [
     { title: 'Dead letters by reason', expr: ['sum by (reason) (increase(sillage_engagement_dlq_total[15m]))'], legend: ['{{reason}}'] },
   ]],
   ['Stream analytics', [
-    { title: 'Records in by job', expr: ['sum by (job) (rate(sillage_streams_records_in_total[1m]))'], unit: 'ops', legend: ['{{job}}'] },
-    { title: 'Windows emitted by job', expr: ['sum by (job) (rate(sillage_streams_windows_emitted_total[1m]))'], unit: 'ops', legend: ['{{job}}'] },
-    { title: 'Late / dead-lettered records', expr: ['sum by (job) (rate(sillage_streams_records_late_total[5m]))', 'sum by (job) (rate(sillage_streams_records_dlq_total[5m]))'], unit: 'ops', legend: ['late {{job}}', 'dlq {{job}}'] },
-    { title: 'Consumer lag / watermark lag', expr: ['max by (job) (sillage_streams_consumer_lag_records)', 'max by (job) (sillage_streams_watermark_lag_seconds)'], legend: ['records {{job}}', 'watermark s {{job}}'] },
+    { title: 'Records in by job', expr: ['sum by (stream_job) (rate(sillage_streams_records_in_total[1m]))'], unit: 'ops', legend: ['{{stream_job}}'] },
+    { title: 'Windows emitted by job', expr: ['sum by (stream_job) (rate(sillage_streams_windows_emitted_total[1m]))'], unit: 'ops', legend: ['{{stream_job}}'] },
+    { title: 'Late / dead-lettered records', expr: ['sum by (stream_job) (rate(sillage_streams_records_late_total[5m]))', 'sum by (stream_job) (rate(sillage_streams_records_dlq_total[5m]))'], unit: 'ops', legend: ['late {{stream_job}}', 'dlq {{stream_job}}'] },
+    { title: 'Consumer lag / watermark lag', expr: ['max by (stream_job) (sillage_streams_consumer_lag_records)', 'max by (stream_job) (sillage_streams_watermark_lag_seconds)'], legend: ['records {{stream_job}}', 'watermark s {{stream_job}}'] },
   ]],
   ['Process', [
     { title: 'Resident memory', expr: ['sillage_process_resident_memory_bytes'], unit: 'bytes' },

@@ -16,7 +16,7 @@ try {
 const ctx = await createContext(config);
 const log = ctx.log.child({ component: 'main' });
 const server = startServer(ctx);
-log.info('listening', { url: `http://${config.HOST === '0.0.0.0' ? 'localhost' : config.HOST}:${server.port}`, role: config.ROLE, dataDir: config.dataDir });
+log.info('listening', { url: `http://${config.HOST === '0.0.0.0' ? 'localhost' : config.HOST}:${server.port}`, role: config.ROLE.join(','), dataDir: config.dataDir });
 
 let stopping = false;
 async function shutdown(signal: string) {

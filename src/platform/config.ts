@@ -47,6 +47,22 @@ const kafkaBrokers = z
   .refine((s) => s.split(',').every((b) => /^[A-Za-z0-9_.-]+:\d{1,5}$/.test(b.trim())))
   .transform((s) => s.split(',').map((b) => b.trim()));
 
+export const ROLE_PARTS = ['api', 'processor', 'ingest'] as const;
+export type RolePart = (typeof ROLE_PARTS)[number];
+
+/** `all` or a list of parts; kept as written (deduplicated), so messages can echo `ROLE=api,ingest`. */
+const roleList = z
+  .string()
+  .transform((s) => [...new Set(s.split(',').map((p) => p.trim().toLowerCase()))])
+  .superRefine((parts, ctx) => {
+    const unknown = parts.filter((p) => p !== 'all' && !(ROLE_PARTS as readonly string[]).includes(p));
+    if (unknown.length) ctx.addIssue({ code: 'custom', params: { explain: true }, message: `unknown part${unknown.length > 1 ? 's' : ''} ${unknown.map((p) => JSON.stringify(p)).join(', ')}` });
+  })
+  .transform((parts) => (parts.includes('all') ? ['all'] : parts) as ('all' | RolePart)[]);
+
+/** Whether a ROLE value runs a part (`all` runs every part). */
+export const roleRuns = (role: readonly ('all' | RolePart)[], part: RolePart) => role.includes('all') || role.includes(part);
+
 const postgresUrl = z.string().refine((s) => /^postgres(ql)?:\/\//.test(s));
 const redisUrl = z.string().refine((s) => /^rediss?:\/\//.test(s));
 const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/);
@@ -58,7 +74,7 @@ export const specs = {
   DATA_DIR: { schema: z.string().min(1), rule: 'a directory path', example: './data', default: './data', doc: 'SQLite file, local lake, caches' },
   LOG_LEVEL: { schema: z.enum(['debug', 'info', 'warn', 'error']), rule: 'one of debug, info, warn, error', example: 'info', default: 'info', doc: 'lowest level written to the log' },
   LOG_FORMAT: { schema: z.enum(['auto', 'json', 'pretty']), rule: 'one of auto, json, pretty', example: 'json', default: 'auto', doc: '`auto` = human-readable on a terminal, JSON lines otherwise' },
-  ROLE: { schema: z.enum(['all', 'api', 'processor', 'ingest']), rule: 'one of all, api, processor, ingest', example: 'all', default: 'all', doc: 'which parts this process runs (one image, several roles)' },
+  ROLE: { schema: roleList, rule: 'all, or a comma-separated list of api, processor, ingest', example: 'api,ingest', default: 'all', doc: 'which parts this process runs (one image, several roles): `api` serves the API and runs the stream jobs (their control and live feed are in-process), `processor` the engagement pipeline, `ingest` GDELT ingestion and the ETL schedule; every process serves `/health` and `/metrics`' },
   ETL_SOURCE_URL: { schema: httpUrl, rule: 'an http(s) URL', example: 'https://jsonplaceholder.typicode.com/posts', default: 'https://jsonplaceholder.typicode.com/posts', doc: 'ETL source' },
   ETL_SCHEDULE_MINUTES: { schema: int(1, 10080), rule: 'an integer number of minutes from 1 to 10080', example: '60', doc: 'run the ETL inside the server every N minutes; unset = only on demand' },
   ETL_PAGE_SIZE: { schema: int(0, 100000), rule: 'an integer from 0 to 100000', example: '1000', default: '1000', doc: 'records asked for per page with `_page`/`_limit` (`Link` and `X-Total-Count` are followed); 0 = one request for everything' },
@@ -83,7 +99,7 @@ export const specs = {
   KAFKA_TOPIC_ENGAGEMENT_EVENTS: { schema: topicName, rule: 'a Kafka topic name (letters, digits, . _ -)', example: 'engagement-events', default: 'engagement-events', doc: 'engagement topic' },
   KAFKA_TOPIC_CONTENT: { schema: topicName, rule: 'a Kafka topic name (letters, digits, . _ -)', example: 'content', default: 'content', doc: 'compacted topic of content rows (keyed by id), fed by CDC, read by the processor for enrichment' },
   KAFKA_CONSUMER_GROUP: { schema: topicName, rule: 'a Kafka group id (letters, digits, . _ -)', example: 'sillage-engagement', default: 'sillage-engagement', doc: 'consumer group of the engagement processor (instances sharing it share the partitions)' },
-  ENGAGEMENT_PIPELINE: { schema: z.enum(['auto', 'off']), rule: 'auto or off', example: 'off', default: 'auto', doc: '`auto` runs the CDC relay and processor when DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and REDIS_URL are set and ROLE is all or processor; `off` never runs them in this process (the monitoring API still reads Redis)' },
+  ENGAGEMENT_PIPELINE: { schema: z.enum(['auto', 'off']), rule: 'auto or off', example: 'off', default: 'auto', doc: '`auto` runs the CDC relay and processor when DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and REDIS_URL are set and ROLE is all or includes processor; `off` never runs them in this process (the monitoring API still reads Redis)' },
   CDC_SLOT_NAME: { schema: identifier, rule: 'a lower-case SQL identifier', example: 'sillage_public', doc: 'durable logical replication slot of the CDC relay (default `sillage_<DATABASE_SCHEMA>`)' },
   CDC_PUBLICATION_NAME: { schema: identifier, rule: 'a lower-case SQL identifier', example: 'sillage_public', doc: 'publication of the engagement tables (default `sillage_<DATABASE_SCHEMA>`)' },
   CDC_HEARTBEAT_SECONDS: { schema: int(1, 3600), rule: 'an integer number of seconds from 1 to 3600', example: '10', default: '10', doc: 'how often an idle CDC relay confirms its position so the slot does not pin WAL' },
@@ -155,7 +171,9 @@ export function loadConfig(env: Record<string, string | undefined> = Bun.env): C
     if (parsed.success) out[name] = parsed.data;
     else {
       const shown = spec.secret ? '(hidden)' : JSON.stringify(raw);
-      problems.push(`${name} must be ${spec.rule} (got ${shown}). Example: ${name}=${spec.example}`);
+      // A rule's own explanation (which list item is unknown) is worth showing; zod's generic messages are not.
+      const why = spec.secret ? [] : parsed.error.issues.filter((i) => i.code === 'custom' && i.params?.explain).map((i) => i.message);
+      problems.push(`${name} must be ${spec.rule} (got ${shown}${why.length ? `: ${why.join('; ')}` : ''}). Example: ${name}=${spec.example}`);
     }
   }
   const raw = out as Raw;

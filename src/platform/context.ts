@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Clock, systemClock } from './clock.ts';
-import type { Config } from './config.ts';
+import { roleRuns, type Config, type RolePart } from './config.ts';
 import { Health } from './health.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
@@ -37,8 +37,8 @@ export type AppContext = {
   health: Health;
   stores: Stores;
   workers: WorkerSupervisor;
-  /** Whether this process runs a part: ROLE=all runs everything, otherwise only the named part (one image, several roles). */
-  runs(part: 'api' | 'processor' | 'ingest'): boolean;
+  /** Whether this process runs a part: ROLE=all runs everything, otherwise only the listed parts (one image, several roles). */
+  runs(part: RolePart): boolean;
   /** `beforeHandle` guards limiting requests per client: `search` for queries, `mutations` for writes. */
   limits: { search: ReturnType<typeof rateLimiter>; mutations: ReturnType<typeof rateLimiter> };
   /**
@@ -99,7 +99,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
     health,
     stores,
     workers,
-    runs: (part) => config.ROLE === 'all' || config.ROLE === part,
+    runs: (part) => roleRuns(config.ROLE, part),
     limits: {
       search: rateLimiter({ perMinute: config.RATE_LIMIT_SEARCH_PER_MINUTE, clock }),
       mutations: rateLimiter({ perMinute: config.RATE_LIMIT_MUTATIONS_PER_MINUTE, clock }),

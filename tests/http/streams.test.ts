@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { ManualClock } from '../../src/platform/clock.ts';
 import { testApp, type TestApp } from '../helpers/index.ts';
 
 describe('streams with no services configured', () => {
@@ -41,6 +42,26 @@ describe('streams with no services configured', () => {
     expect(post.requestBody.content['application/json'].schema.properties.window).toBeDefined();
     expect(post.security).toEqual([{ bearer: [] }]);
   });
+});
+
+describe('streams results and dead letters under the search rate limit', () => {
+  let t0: TestApp;
+  const clock = new ManualClock(1_000_000);
+  // A burst of one request per client, refilled every 10 s of the manual clock; the routes answer 503 (no
+  // services) when the limit lets a request through.
+  beforeAll(async () => (t0 = await testApp({ RATE_LIMIT_SEARCH_PER_MINUTE: '6', DATABASE_URL: '', KAFKA_BOOTSTRAP_SERVERS: '', REDIS_URL: '' }, { clock })));
+  afterAll(() => t0.close());
+
+  test.each([['/api/v1/streams/jobs/finance_ohlc_1m/results?key=&from=&to=&limit='], ['/api/v1/streams/jobs/finance_ohlc_1m/dlq?limit=']])(
+    'GET %s takes empty values as not given, and a second request at once answers 429',
+    async (path) => {
+      clock.advance(10_000);
+      expect((await t0.json(path)).body.error.code).toBe('streams_disabled');
+      const limited = await t0.json(path);
+      expect(limited.status).toBe(429);
+      expect(limited.body.error.code).toBe('rate_limited');
+    },
+  );
 });
 
 describe('streams behind an API key', () => {

@@ -51,7 +51,9 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('streams API on real
     const fileTopic = s.topic('file');
     await ensureTopic(s.kafka, fileTopic, 1);
     writeFileSync(join(dir, 'streams', 'from_file.yaml'), Bun.YAML.stringify(specFor('from_file', fileTopic)));
-    app = await testApp({ ...s.env(), API_KEY: KEY, STREAMS_DIR: join(dir, 'streams'), STREAMS_COMMIT_INTERVAL_MS: '100' });
+    // One client makes every request of this file, more than its rate limits allow (they are tested in tests/http).
+    const unlimited = { RATE_LIMIT_SEARCH_PER_MINUTE: '1000000', RATE_LIMIT_MUTATIONS_PER_MINUTE: '1000000' };
+    app = await testApp({ ...s.env(), ...unlimited, API_KEY: KEY, STREAMS_DIR: join(dir, 'streams'), STREAMS_COMMIT_INTERVAL_MS: '100' });
   });
   afterAll(async () => {
     await app.close();
@@ -101,6 +103,19 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('streams API on real
     ]);
     const one = await app.json(`/api/v1/streams/jobs/reqs/results?key=api&from=${new Date(T0 + 5 * S).toISOString()}&limit=5`);
     expect(one.body.results.map((r: any) => r.window_start)).toEqual([new Date(T0 + 10 * S).toISOString()]);
+    // `to` is exclusive: windows starting before it.
+    const before = await app.json(`/api/v1/streams/jobs/reqs/results?to=${new Date(T0 + 10 * S).toISOString()}`);
+    expect(before.body.results.map((r: any) => [r.key, r.window_start])).toEqual([
+      ['api', new Date(T0).toISOString()],
+      ['web', new Date(T0).toISOString()],
+    ]);
+    const between = await app.json(`/api/v1/streams/jobs/reqs/results?key=api&from=${new Date(T0).toISOString()}&to=${new Date(T0 + 10 * S + 1).toISOString()}`);
+    expect(between.body.results.map((r: any) => r.window_start)).toEqual([new Date(T0 + 10 * S).toISOString(), new Date(T0).toISOString()]);
+    // The issue's URL template with nothing filled in: empty values are not given, so every window comes back.
+    const template = await app.json('/api/v1/streams/jobs/reqs/results?key=&from=&to=&limit=&latest=');
+    expect(template.status).toBe(200);
+    expect(template.body).toEqual(all.body);
+    expect((await app.json('/api/v1/streams/jobs/reqs/dlq?limit=')).status).toBe(200);
 
     const latest = await app.json('/api/v1/streams/jobs/reqs/results?latest=true');
     expect(latest.body.source).toBe('redis');
@@ -124,9 +139,9 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('streams API on real
     expect(status).toMatchObject({ state: 'running', records_in: 5, late: 0, dlq: 0, windows_emitted: 3, open_windows: 2, lag: { total: 0 } });
     expect(status.watermark).toBe(new Date(T0 + 24 * S).toISOString());
     const metrics = await (await app.request('/metrics')).text();
-    expect(metrics).toMatch(/sillage_streams_records_in_total\{job="reqs"\} 5/);
-    expect(metrics).toMatch(/sillage_streams_windows_emitted_total\{job="reqs"\} 3/);
-    expect(metrics).toMatch(/sillage_streams_consumer_lag_records\{job="reqs"\} 0/);
+    expect(metrics).toMatch(/sillage_streams_records_in_total\{stream_job="reqs"\} 5/);
+    expect(metrics).toMatch(/sillage_streams_windows_emitted_total\{stream_job="reqs"\} 3/);
+    expect(metrics).toMatch(/sillage_streams_consumer_lag_records\{stream_job="reqs"\} 0/);
   });
 
   test('a duplicate job name answers 409', async () => {
@@ -168,6 +183,42 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('streams API on real
     expect(body.records.find((r: any) => r.reason === 'future_time').detail).toContain('ahead of the clock');
     await waitFor(async () => (await job('bad_records')).body.records_in === 4, { what: 'the counters' });
     expect((await job('bad_records')).body).toMatchObject({ records_in: 4, dlq: 3, late: 0 });
+  });
+
+  test('a job with sinks: [postgres] leaves Redis alone, and its latest windows come from Postgres, current after each commit', async () => {
+    const topic = s.topic('pg_only');
+    await ensureTopic(s.kafka, topic, 1);
+    expect((await create(specFor('pg_only', topic, { sinks: ['postgres'] }))).status).toBe(201);
+    const latest = async () => (await app.json('/api/v1/streams/jobs/pg_only/results?latest=true')).body;
+    await send(topic, [rec(T0 + 1 * S, 'api', 10), rec(T0 + 12 * S, 'api', 20)]);
+    await waitFor(async () => (await latest()).results?.length === 1, { timeoutMs: 30_000, what: 'the first window' });
+    expect((await latest()).source).toBe('postgres');
+    expect((await latest()).results[0].window_start).toBe(new Date(T0).toISOString());
+
+    await send(topic, [rec(T0 + 25 * S, 'api', 30)]);
+    await waitFor(async () => (await latest()).results?.[0]?.window_start === new Date(T0 + 10 * S).toISOString(), { timeoutMs: 30_000, what: 'the next window as the latest' });
+    expect((await app.json('/api/v1/streams/jobs/pg_only/results')).body.results).toHaveLength(2);
+    expect(await s.redis.exists(`${s.redisPrefix}streams:pg_only:latest`, `${s.redisPrefix}streams:pg_only:latest_start`)).toBe(0);
+  });
+
+  test('a job with sinks: [redis] keeps the newest window per key in Redis and no history in Postgres', async () => {
+    const topic = s.topic('redis_only');
+    await ensureTopic(s.kafka, topic, 1);
+    expect((await create(specFor('redis_only', topic, { sinks: ['redis'] }))).status).toBe(201);
+    await send(topic, [rec(T0 + 1 * S, 'api', 10), rec(T0 + 3 * S, 'web', 20), rec(T0 + 12 * S, 'api', 30)]);
+    const latest = async () => (await app.json('/api/v1/streams/jobs/redis_only/results?latest=true')).body;
+    await waitFor(async () => (await latest()).results?.length === 2, { timeoutMs: 30_000, what: 'two windows in Redis' });
+    const body = await latest();
+    expect(body.source).toBe('redis');
+    expect(body.results.map((r: any) => [r.key, r.window_start, r.values.requests])).toEqual([
+      ['api', new Date(T0).toISOString(), 1],
+      ['web', new Date(T0).toISOString(), 1],
+    ]);
+    expect((await app.json('/api/v1/streams/jobs/redis_only/results')).body).toEqual({ job: 'redis_only', source: 'postgres', results: [] });
+    const [rows] = await s.sql`SELECT count(*)::int AS n FROM stream_results WHERE job = 'redis_only'`;
+    expect(rows!.n).toBe(0);
+    // Offsets and counters are still committed to Postgres, so a restart resumes where the job was.
+    await waitFor(async () => (await s.sql`SELECT 1 FROM stream_offsets WHERE job = 'redis_only' AND next_offset = 3`).length === 1, { what: 'the offsets commit' });
   });
 
   test('deleting a running job stops it cleanly and keeps its results', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { ConfigError, loadConfig } from '../../src/platform/config.ts';
+import { ConfigError, loadConfig, roleRuns } from '../../src/platform/config.ts';
 
 describe('configuration', () => {
   test('an empty environment gives the documented defaults', () => {
@@ -47,6 +47,23 @@ describe('configuration', () => {
     const c = loadConfig({ DATABASE_URL: 'postgres://x@h/db', KAFKA_BOOTSTRAP_SERVERS: 'h:9092', REDIS_URL: 'redis://h:6379' });
     expect(c.engagementEnabled).toBe(true);
     expect(c.KAFKA_BOOTSTRAP_SERVERS).toEqual(['h:9092']);
+  });
+
+  test('ROLE takes all or a comma-separated list of parts, and runs only what it lists', () => {
+    expect(loadConfig({}).ROLE).toEqual(['all']);
+    expect(loadConfig({ ROLE: 'api,ingest' }).ROLE).toEqual(['api', 'ingest']);
+    expect(loadConfig({ ROLE: ' Processor , processor' }).ROLE).toEqual(['processor']);
+    expect(loadConfig({ ROLE: 'all,api' }).ROLE).toEqual(['all']);
+    const runs = (role: string) => (['api', 'processor', 'ingest'] as const).filter((part) => roleRuns(loadConfig({ ROLE: role }).ROLE, part));
+    expect(runs('all')).toEqual(['api', 'processor', 'ingest']);
+    expect(runs('api,ingest')).toEqual(['api', 'ingest']);
+    expect(runs('processor')).toEqual(['processor']);
+  });
+
+  test('ROLE with an unknown part is refused naming the part, the rule and an example', () => {
+    expect(() => loadConfig({ ROLE: 'api,ingset' })).toThrow(
+      'ROLE must be all, or a comma-separated list of api, processor, ingest (got "api,ingset": unknown part "ingset"). Example: ROLE=api,ingest',
+    );
   });
 
   test('the server refuses to start on a bad value and exits non-zero naming it', async () => {

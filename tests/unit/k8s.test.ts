@@ -2,7 +2,7 @@ import { describe, expect, test } from 'bun:test';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
-import { specs } from '../../src/platform/config.ts';
+import { loadConfig, ROLE_PARTS, specs } from '../../src/platform/config.ts';
 import { ROOT } from '../helpers/index.ts';
 
 const dir = `${ROOT}/deploy/k8s`;
@@ -38,9 +38,20 @@ describe('Kubernetes manifests', () => {
     }
   });
 
-  test('the processor Deployment runs ROLE=processor and the main one a valid role', () => {
-    const roles = deployments.map((d) => d.spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROLE').value);
-    expect(roles.sort()).toEqual(['api', 'processor']);
+  const byComponent = (c: string) => deployments.find((d) => d.metadata.labels['app.kubernetes.io/component'] === c);
+  const roleOf = (d: any) => d.spec.template.spec.containers[0].env.find((e: any) => e.name === 'ROLE').value as string;
+
+  test('the single API replica serves the API and ingests (ROLE=api,ingest), and every part runs somewhere', () => {
+    const api = byComponent('api');
+    expect(api.spec.replicas).toBe(1);
+    expect(roleOf(api)).toBe('api,ingest');
+    expect(api.spec.template.spec.volumes.find((v: any) => v.name === 'data').persistentVolumeClaim.claimName).toBe('sillage-data');
+    const parts = new Set(deployments.flatMap((d) => loadConfig({ ROLE: roleOf(d) }).ROLE));
+    expect([...parts].sort()).toEqual([...ROLE_PARTS].sort());
+  });
+
+  test('the processor replicas run only the engagement pipeline (ROLE=processor)', () => {
+    expect(roleOf(byComponent('processor'))).toBe('processor');
   });
 
   test('the ConfigMap and Secret only name variables the service knows', () => {

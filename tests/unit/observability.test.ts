@@ -17,6 +17,21 @@ function declared(): Set<string> {
   return names;
 }
 
+/** Label names per metric, from each declaration's object literal in src (its `labelNames: [...]`). */
+function declaredLabels(): Map<string, string[]> {
+  const labels = new Map<string, string[]>();
+  const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? walk(join(dir, d.name)) : d.name.endsWith('.ts') ? [join(dir, d.name)] : []));
+  for (const file of walk(join(ROOT, 'src'))) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/name: '(sillage_[a-z0-9_]+)'/g)) {
+      const literal = text.slice(m.index, text.indexOf('}', m.index));
+      const list = literal.match(/labelNames: \[([^\]]*)\]/)?.[1] ?? '';
+      labels.set(m[1]!, [...list.matchAll(/'([a-z_]+)'/g)].map((l) => l[1]!));
+    }
+  }
+  return labels;
+}
+
 describe('dashboards and alerts', () => {
   let t: TestApp;
   let live: Set<string>;
@@ -31,6 +46,24 @@ describe('dashboards and alerts', () => {
     const known = new Set([...declared(), ...live]);
     expect([...referenced].filter((m) => !known.has(m))).toEqual([]);
     expect(referenced.size).toBeGreaterThan(15);
+  });
+
+  test('no metric has a label Prometheus sets on every scraped series (job, instance), which would be renamed exported_*', () => {
+    const clashes = [...declaredLabels()].filter(([, names]) => names.includes('job') || names.includes('instance')).map(([metric]) => metric);
+    expect(clashes).toEqual([]);
+  });
+
+  test('the dashboard and alerts group stream and engagement metrics only by labels those metrics have', () => {
+    const labels = declaredLabels();
+    const wrong: string[] = [];
+    for (const expr of exprs as string[]) {
+      const metrics = (expr.match(/\bsillage_(streams|engagement)_[a-z0-9_]+/g) ?? []).map((m) => m.replace(/_(bucket|sum|count)$/, ''));
+      if (!metrics.length) continue;
+      const have = new Set(['le', ...metrics.flatMap((m) => labels.get(m) ?? [])]);
+      for (const by of expr.matchAll(/\bby \(([^)]*)\)/g)) for (const l of by[1]!.split(',').map((x) => x.trim())) if (!have.has(l)) wrong.push(`${l} in ${expr}`);
+    }
+    expect(wrong).toEqual([]);
+    expect(exprs.some((e) => e.includes('by (stream_job) (sillage_streams_consumer_lag_records)'))).toBe(true);
   });
 
   test('metrics registered without any service configured are really on /metrics', () => {

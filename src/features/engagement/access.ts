@@ -60,7 +60,7 @@ export class EngagementAccess {
       if (!rpc)
         throw unavailable(
           'warehouse_not_here',
-          `WAREHOUSE=duckdb keeps the warehouse file (${o.duckdbPath}) inside the process whose processor writes it, and this process runs none (ROLE=${this.ctx.config.ROLE}, ENGAGEMENT_PIPELINE=${this.ctx.config.ENGAGEMENT_PIPELINE}). Serve the API from that process, or use WAREHOUSE=postgres, which every instance shares.`,
+          `WAREHOUSE=duckdb keeps the warehouse file (${o.duckdbPath}) inside the process whose processor writes it, and this process runs none (ROLE=${this.ctx.config.ROLE.join(',')}, ENGAGEMENT_PIPELINE=${this.ctx.config.ENGAGEMENT_PIPELINE}). Serve the API from that process, or use WAREHOUSE=postgres, which every instance shares.`,
         );
       return {
         name: 'warehouse',

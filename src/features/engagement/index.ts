@@ -16,15 +16,15 @@ export const PROCESSOR_WORKER = 'engagement-processor';
 
 /**
  * The engagement pipeline: Postgres → CDC → Kafka → enrich/transform → Redis, and the monitoring API. The
- * workers run when the three services are configured and ROLE is `all` or `processor`; the API reads Redis
+ * workers run when the three services are configured and ROLE is `all` or includes `processor`; the API reads Redis
  * whenever REDIS_URL is set.
  */
 export function engagement(ctx: AppContext) {
   const { config } = ctx;
   const disabledReason = !config.engagementEnabled
     ? 'set DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and REDIS_URL to enable'
-    : config.ROLE !== 'all' && config.ROLE !== 'processor'
-      ? `ROLE=${config.ROLE} does not run the pipeline (use all or processor)`
+    : !ctx.runs('processor')
+      ? `ROLE=${config.ROLE.join(',')} does not run the pipeline (add processor, or use all)`
       : config.ENGAGEMENT_PIPELINE === 'off'
         ? 'ENGAGEMENT_PIPELINE=off'
         : undefined;

@@ -42,7 +42,7 @@ export type GdeltService = {
 /**
  * The GDELT lake feature. Ingestion runs in a Bun worker, started when there is work (a job is queued, a job
  * was left running by a crash, or GDELT_POLL_MINUTES is set) so an idle service does not hold a DuckDB for it;
- * ROLE=api never runs it (another process with ROLE=ingest or all does).
+ * only a process whose ROLE includes `ingest` (or is `all`) runs it.
  */
 export function gdelt(ctx: AppContext) {
   const log = ctx.log.child({ component: 'gdelt' });
@@ -61,7 +61,7 @@ export function gdelt(ctx: AppContext) {
       throw e;
     }));
 
-  const runsWorker = ctx.config.ROLE === 'all' || ctx.config.ROLE === 'ingest';
+  const runsWorker = ctx.runs('ingest');
   let worker: WorkerHandle<IngestCommand> | undefined;
   const ensureWorker = () => {
     if (!runsWorker) return;
@@ -80,9 +80,10 @@ export function gdelt(ctx: AppContext) {
   };
   /** Published events batches not in the search index yet (the index stage lags, or the index file was lost). */
   const indexLag = () => Math.max(0, catalog.count('events') - index.indexedSummary().batches);
-  // A lagging index is caught up by the worker (it indexes what the lake has and the index lacks).
-  if (ctx.config.ROLE === 'ingest' || (runsWorker && (ctx.config.GDELT_POLL_MINUTES || queue.openCount() > 0 || indexLag() > 0)))
-    ensureWorker();
+  // A lagging index is caught up by the worker (it indexes what the lake has and the index lacks). An ingest
+  // process that serves no API runs the worker at once: jobs are queued by another process (in the shared SQLite),
+  // so no enqueue here would wake it.
+  if (runsWorker && (!ctx.runs('api') || ctx.config.GDELT_POLL_MINUTES || queue.openCount() > 0 || indexLag() > 0)) ensureWorker();
 
   ctx.health.register({
     name: 'lake',
@@ -104,7 +105,7 @@ export function gdelt(ctx: AppContext) {
     if (query) await (await query.catch(() => undefined))?.close();
     index.close();
   });
-  log.debug('gdelt feature ready', { lake: lake.describe(), worker: runsWorker ? 'on demand' : 'off (ROLE=api)' });
+  log.debug('gdelt feature ready', { lake: lake.describe(), worker: runsWorker ? 'on demand' : `off (ROLE=${ctx.config.ROLE.join(',')})` });
 
   const service: GdeltService = {
     queue,

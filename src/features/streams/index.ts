@@ -8,7 +8,13 @@ import { streamsRoutes } from './routes.ts';
 /**
  * Stream analytics: declarative windowed aggregations over Kafka topics, results in Postgres and Redis.
  * Needs DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and REDIS_URL; without them every route answers 503 saying which
- * are missing, and /health shows `streams: disabled`. Jobs run as workers unless ROLE=api or ROLE=ingest.
+ * are missing, and /health shows `streams: disabled`.
+ *
+ * Job workers run in the process that serves the API (ROLE `all` or including `api`), not in the processors:
+ * starting a POSTed job, stopping a DELETEd one, the runtime status and the `/live` feed all go through the
+ * worker handles and listeners this process holds in memory, so a job running anywhere else could be neither
+ * controlled nor watched. A job is one worker with a fenced checkpoint, so running it in several replicas would
+ * only make them fence each other; it scales per job (one worker each), not per replica.
  */
 export function streams(ctx: AppContext) {
   const { postgres, kafka, redis } = ctx.stores;
@@ -22,7 +28,7 @@ export function streams(ctx: AppContext) {
     return streamsRoutes(ctx, disabled);
   }
 
-  const manager = new StreamJobs(ctx, { dir: resolve(ctx.config.STREAMS_DIR), runWorkers: ctx.config.ROLE === 'all' || ctx.config.ROLE === 'processor' });
+  const manager = new StreamJobs(ctx, { dir: resolve(ctx.config.STREAMS_DIR), runWorkers: ctx.runs('api') });
   const log = ctx.log.child({ component: 'streams' });
   const stop = new AbortController();
   let lastError: string | undefined;

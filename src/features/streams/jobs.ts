@@ -128,14 +128,23 @@ export class StreamJobs {
     return !!(await this.repo.getJob(name)) || (await this.repo.hasResults(name));
   }
 
+  /**
+   * Window results from Postgres, or with `latest` the newest window per key: from Redis when the job writes
+   * there, else from Postgres. A job with `sinks: [redis]` keeps no history, so its Postgres results are empty.
+   */
   async results(name: string, q: ResultsQuery & { latest?: boolean }): Promise<{ source: 'postgres' | 'redis'; results: WindowResultDto[] }> {
-    if (!(await this.exists(name))) throw notFound('Stream job', name);
+    const job = await this.repo.getJob(name);
+    if (!job && !(await this.repo.hasResults(name))) throw notFound('Stream job', name);
+    // A deleted job's results stay, and so may its Redis hashes: read them as if it had both sinks.
+    const sinks = job?.spec.sinks ?? ['postgres', 'redis'];
     if (!q.latest) return { source: 'postgres', results: (await this.repo.results(name, q)).map(toResultDto) };
+    const newestFirst = (rows: WindowResult[]) => rows.sort((a, b) => b.start - a.start || a.key.localeCompare(b.key)).slice(0, q.limit).map(toResultDto);
+    // Without the Redis sink nothing keeps a Redis copy current, so a copy built here would go stale.
+    if (!sinks.includes('redis')) return { source: 'postgres', results: newestFirst((await this.repo.latestPerKey(name)).filter((r) => q.key === undefined || r.key === q.key)) };
     const latest = new RedisLatest(this.ctx.stores.redis!.redis, this.ctx.stores.redis!.prefix, name);
     // Redis is a cache of Postgres: when its hash is gone (flushed, evicted, new Redis), rebuild it from the results.
-    if (!(await latest.exists())) await latest.rebuild(await this.repo.latestPerKey(name));
-    const rows = (await latest.read(q.key)).sort((a, b) => b.start - a.start || a.key.localeCompare(b.key)).slice(0, q.limit);
-    return { source: 'redis', results: rows.map(toResultDto) };
+    if (sinks.includes('postgres') && !(await latest.exists())) await latest.rebuild(await this.repo.latestPerKey(name));
+    return { source: 'redis', results: newestFirst(await latest.read(q.key)) };
   }
 
   async dlq(name: string, limit: number) {
@@ -191,7 +200,8 @@ export class StreamJobs {
   }
 
   /**
-   * Per-job metrics. Workers report absolute totals (restored from the checkpoint on restart, so they never go
+   * Per-job metrics, labelled `stream_job`: Prometheus attaches its own `job` label (the scrape job) to every
+   * series, and a metric label of that name would be renamed `exported_job`. Workers report absolute totals (restored from the checkpoint on restart, so they never go
    * back); the counters are advanced by the difference when Prometheus scrapes. The first gauge's collect runs
    * before the other metrics are read, so everything is refreshed once per scrape.
    */
@@ -212,25 +222,25 @@ export class StreamJobs {
           const before = seen.get(job);
           for (const k of Object.keys(counters) as (keyof Totals)[]) {
             const delta = now[k] - (before?.[k] ?? 0);
-            if (delta > 0) counters[k].inc({ job }, delta);
+            if (delta > 0) counters[k].inc({ stream_job: job }, delta);
           }
           seen.set(job, now);
-          lag.set({ job }, (s.partitions ?? []).reduce((n, p) => n + p.lag, 0));
-          if (s.watermarkMs != null) watermarkLag.set({ job }, (clock.now() - s.watermarkMs) / 1000);
-          open.set({ job }, s.openWindows ?? 0);
+          lag.set({ stream_job: job }, (s.partitions ?? []).reduce((n, p) => n + p.lag, 0));
+          if (s.watermarkMs != null) watermarkLag.set({ stream_job: job }, (clock.now() - s.watermarkMs) / 1000);
+          open.set({ stream_job: job }, s.openWindows ?? 0);
         }
       },
     });
     const counters = {
-      records_in: m.counter({ name: 'sillage_streams_records_in_total', help: 'Records read by a stream job', labelNames: ['job'] as const }),
-      filtered: m.counter({ name: 'sillage_streams_records_filtered_total', help: 'Records dropped by a stream job filter', labelNames: ['job'] as const }),
-      late: m.counter({ name: 'sillage_streams_records_late_total', help: 'Records later than the allowed lateness', labelNames: ['job'] as const }),
-      dlq: m.counter({ name: 'sillage_streams_records_dlq_total', help: 'Records sent to the dead-letter table (bad, future, too late)', labelNames: ['job'] as const }),
-      windows_emitted: m.counter({ name: 'sillage_streams_windows_emitted_total', help: 'Window results emitted (first and late revisions)', labelNames: ['job'] as const }),
+      records_in: m.counter({ name: 'sillage_streams_records_in_total', help: 'Records read by a stream job', labelNames: ['stream_job'] as const }),
+      filtered: m.counter({ name: 'sillage_streams_records_filtered_total', help: 'Records dropped by a stream job filter', labelNames: ['stream_job'] as const }),
+      late: m.counter({ name: 'sillage_streams_records_late_total', help: 'Records later than the allowed lateness', labelNames: ['stream_job'] as const }),
+      dlq: m.counter({ name: 'sillage_streams_records_dlq_total', help: 'Records sent to the dead-letter table (bad, future, too late)', labelNames: ['stream_job'] as const }),
+      windows_emitted: m.counter({ name: 'sillage_streams_windows_emitted_total', help: 'Window results emitted (first and late revisions)', labelNames: ['stream_job'] as const }),
     };
-    const lag = m.gauge({ name: 'sillage_streams_consumer_lag_records', help: 'Records in the topic a stream job has not processed yet (processing lag)', labelNames: ['job'] as const });
-    const watermarkLag = m.gauge({ name: 'sillage_streams_watermark_lag_seconds', help: 'Wall clock minus a stream job watermark', labelNames: ['job'] as const });
-    const open = m.gauge({ name: 'sillage_streams_open_windows', help: 'Windows held in memory by a stream job', labelNames: ['job'] as const });
+    const lag = m.gauge({ name: 'sillage_streams_consumer_lag_records', help: 'Records in the topic a stream job has not processed yet (processing lag)', labelNames: ['stream_job'] as const });
+    const watermarkLag = m.gauge({ name: 'sillage_streams_watermark_lag_seconds', help: 'Wall clock minus a stream job watermark', labelNames: ['stream_job'] as const });
+    const open = m.gauge({ name: 'sillage_streams_open_windows', help: 'Windows held in memory by a stream job', labelNames: ['stream_job'] as const });
   }
 
   health(): Record<string, unknown> {

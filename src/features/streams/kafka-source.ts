@@ -2,10 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Clock } from '../../platform/clock.ts';
 import type { Logger } from '../../platform/log.ts';
+import type { SourceRecord } from '../../platform/stream/types.ts';
 
 /**
- * A Kafka topic read in batches from positions the caller owns. This is the "source" of the stream platform
- * (same record shape as src/platform/stream/types.ts on the engagement branch; it can move there as is).
+ * A Kafka topic read in batches from positions the caller owns. Records have the stream platform's shape
+ * (SourceRecord of src/platform/stream/types.ts), but this is not a platform `Source`, and the job's Postgres and
+ * Redis writers are not platform `Sink`s: those are built for at-least-once delivery made exactly-once in effect
+ * by ids, where a batch is committed to the consumer group once every sink applied it (`SourceBatch.commit`) and
+ * each sink dedupes per envelope id. A stream job instead gets exactly-once from one Postgres transaction holding
+ * the window results, the window state and the next offset of each partition together, and Kafka's committed
+ * offsets are never used; a per-batch `commit()` or a per-envelope `Sink.write` has nowhere to put that
+ * transaction. The job's watermark also needs what a platform batch does not carry: which partitions still have
+ * unread records (`lagging`).
  *
  * Positions live with the caller's results (Postgres, in the same transaction), never in Kafka: the consumer
  * commits nothing, and on start every partition is sought to the position given. kafkajs only offers group
@@ -13,17 +21,6 @@ import type { Logger } from '../../platform/log.ts';
  * for the session of its killed predecessor to expire, and there are no committed offsets to clean up.
  * Records below a partition's position are dropped, so a fetch that raced the seek cannot deliver a record twice.
  */
-
-/** A record as the source delivers it: bytes plus where it came from. */
-export type SourceRecord = {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, string>;
-  timestampMs: number;
-};
 
 export type SourceBatch = {
   topic: string;
@@ -140,6 +137,7 @@ export class KafkaBatchSource {
             offset: m.offset,
             key: m.key,
             value: m.value,
+            // Stream jobs read only the value: headers are not decoded, to keep the per-record cost down.
             headers: {},
             timestampMs: Number(m.timestamp),
           });

@@ -23,7 +23,7 @@ export const JobStatusSchema = t.Object({
   window: t.Record(t.String(), t.Union([t.String(), t.Number()]), { description: 'the spec window, e.g. { type: "tumbling", size: "1m" }' }),
   sinks: t.Array(t.String()),
   state: t.Union([t.Literal('starting'), t.Literal('waiting_for_topic'), t.Literal('running'), t.Literal('restarting'), t.Literal('stopping'), t.Literal('stopped')], {
-    description: 'stopped = not running in this process (ROLE=api, or streams disabled)',
+    description: 'stopped = not running in this process (its ROLE lacks api, or streams are disabled)',
   }),
   watermark: iso('event time up to which windows are complete'),
   watermark_lag_ms: t.Union([t.Number(), t.Null()], { description: 'now minus the watermark' }),

@@ -5,7 +5,7 @@ import { fieldTypeOf, isOptional, type FieldType, type JobSpec } from './spec.ts
  * A rejected record carries the reason and a preview of its bytes, for the dead-letter table.
  */
 
-/** What parseRecords needs from a source record (the Kafka source's SourceRecord satisfies it). */
+/** What parseRecords needs from a source record (the platform's SourceRecord, as the Kafka source delivers it, satisfies it). */
 export type RawRecord = { partition: number; offset: string | number; value: Uint8Array | string | null };
 
 /** A checked record: event time in ms, field values (timestamps converted to ms), and where it came from. */

@@ -1,5 +1,6 @@
 import { CompressionTypes, Partitioners, type Kafka } from 'kafkajs';
 import type { Clock } from '../../platform/clock.ts';
+import { ensureTopics } from '../../platform/stream/kafka.ts';
 import { generate, type GenerateOptions } from './scenarios.ts';
 
 /** Creates the topic if it is missing: the broker's auto-creation is off, and should be. */
@@ -7,9 +8,7 @@ export async function ensureTopic(kafka: Kafka, topic: string, partitions: numbe
   const admin = kafka.admin();
   await admin.connect();
   try {
-    if ((await admin.listTopics()).includes(topic)) return false;
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
-    return true;
+    return (await ensureTopics(admin, [{ topic, partitions }])).length > 0;
   } finally {
     await admin.disconnect();
   }

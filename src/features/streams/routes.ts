@@ -88,16 +88,23 @@ export function streamsRoutes(ctx: AppContext, jobs: () => Promise<StreamJobs>) 
         return { job: params.name, ...r };
       },
       {
+        beforeHandle: ctx.limits.search,
         params: JobNameParams,
         query: ResultsQuerySchema,
-        response: { 200: ResultsSchema, ...errors(400, 404, 503) },
-        detail: { summary: 'Window results of a job', description: 'Newest first, from Postgres; `latest=true` gives the newest window per key from Redis.', tags: ['streams'] },
+        response: { 200: ResultsSchema, ...errors(400, 404, 429, 503) },
+        detail: {
+          summary: 'Window results of a job',
+          description:
+            'Newest first, from Postgres; `latest=true` gives the newest window per key from Redis (from Postgres for a job without the Redis sink). A job with `sinks: [redis]` keeps no history in Postgres. An empty parameter (`key=&from=`) means not given.',
+          tags: ['streams'],
+        },
       },
     )
     .get('/jobs/:name/dlq', async ({ params, query }) => ({ job: params.name, records: (await (await jobs()).dlq(params.name, query.limit ?? 100)).map(toDlqDto) }), {
+      beforeHandle: ctx.limits.search,
       params: JobNameParams,
       query: t.Object({ limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000, default: 100 })) }),
-      response: { 200: t.Object({ job: t.String(), records: t.Array(DlqEntrySchema) }), ...errors(400, 404, 503) },
+      response: { 200: t.Object({ job: t.String(), records: t.Array(DlqEntrySchema) }), ...errors(400, 404, 429, 503) },
       detail: { summary: 'Dead letters of a job', description: 'Records the job could not use, newest first, with the reason.', tags: ['streams'] },
     })
     .get(
