@@ -24,7 +24,7 @@ describe('Kubernetes manifests', () => {
   }
 
   const deployments = docs.filter(([, d]) => d.kind === 'Deployment').map(([, d]) => d);
-  test('every Deployment runs non-root on a read-only root filesystem with /health probes and resource limits', () => {
+  test('every Deployment runs non-root on a read-only root filesystem with readiness on /health, liveness on /health/live, and resource limits', () => {
     expect(deployments.length).toBe(2);
     for (const d of deployments) {
       const pod = d.spec.template.spec;
@@ -32,7 +32,7 @@ describe('Kubernetes manifests', () => {
       for (const c of pod.containers) {
         expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
         expect(c.readinessProbe.httpGet.path).toBe('/health');
-        expect(c.livenessProbe.httpGet.path).toBe('/health');
+        expect(c.livenessProbe.httpGet.path).toBe('/health/live');
         expect(c.resources.limits.memory).toBeString();
       }
     }
