@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Catalog } from '../../../src/features/gdelt/catalog.ts';
 import { FileLake } from '../../../src/features/gdelt/lake.ts';
-import { LakeQuery } from '../../../src/features/gdelt/query.ts';
+import { LakeQuery, s3SecretSql } from '../../../src/features/gdelt/query.ts';
 import { SearchIndex } from '../../../src/features/gdelt/search-index.ts';
 import { openSqlite } from '../../../src/platform/stores/sqlite.ts';
 import { ROOT, tempDir } from '../../helpers/index.ts';
@@ -55,4 +55,18 @@ test('a query running past its deadline is interrupted and reported as a retryab
   const endless = q.all('SELECT count(*) FROM range(1000000000000) WHERE hash(range) = 0', {}, {});
   await expect(endless).rejects.toMatchObject({ code: 'query_timeout', status: 503, retryable: true, message: expect.stringContaining('longer than 50 ms') });
   expect(await q.all('SELECT 1 AS one', {}, {})).toEqual([{ one: 1 }]);
+});
+
+test('a local lake is read directly, without httpfs', () => {
+  expect(q.queryAccess).toBe('direct');
+  expect(q.httpfs).toBe('not needed (local lake)');
+});
+
+test("the httpfs secret carries the service's S3 settings, scoped to the lake's prefix, quoted", () => {
+  expect(s3SecretSql({ bucket: 'b', prefix: 'lake/gdelt' }, { endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1', accessKeyId: 'key', secretAccessKey: "se'cret" })).toBe(
+    "CREATE OR REPLACE SECRET lake_s3 (TYPE s3, PROVIDER config, SCOPE 's3://b/lake/gdelt/', KEY_ID 'key', SECRET 'se''cret', REGION 'eu-west-1', ENDPOINT '127.0.0.1:9000', USE_SSL false, URL_STYLE 'path')",
+  );
+  expect(s3SecretSql({ bucket: 'b', prefix: '' }, { endpoint: 'https://s3.example.com' })).toBe(
+    "CREATE OR REPLACE SECRET lake_s3 (TYPE s3, PROVIDER config, SCOPE 's3://b/', ENDPOINT 's3.example.com', USE_SSL true, URL_STYLE 'path')",
+  );
 });
