@@ -42,7 +42,10 @@ export const zipName = (f: Pick<MirrorFile, 'batch' | 'table'>) => `${f.batch}.$
 export const fixtureCsv = (batch: string, table: 'events' | 'mentions' = 'events') =>
   readFileSync(join(FIXTURES, `gdelt/events/v2-2015-02-18/${batch}.${table === 'events' ? 'export' : 'mentions'}.CSV`));
 
-/** Queues a job with a POST and waits until it ends. */
+/**
+ * Queues a job with a POST and waits until it ends. Polls 5 times a second, below the rate limit's refill
+ * (RATE_LIMIT_SEARCH_PER_MINUTE, 10/s by default), so waiting leaves the test's budget of reads intact.
+ */
 export async function runJob(t: TestApp, path: string, init: RequestInit = { method: 'POST' }) {
   const r = await t.json(path, init);
   expect(r.status).toBe(202);
@@ -51,7 +54,7 @@ export async function runJob(t: TestApp, path: string, init: RequestInit = { met
       const j = await t.json(`/api/v1/ingest/jobs/${r.body.job_id}`);
       return j.body.state === 'succeeded' || j.body.state === 'failed' ? j.body : undefined;
     },
-    { timeoutMs: 60_000, what: `job ${r.body.job_id} to end` },
+    { timeoutMs: 60_000, intervalMs: 200, what: `job ${r.body.job_id} to end` },
   );
 }
 

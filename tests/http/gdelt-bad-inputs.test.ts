@@ -83,6 +83,21 @@ describe('bad inputs each give a clear error or a counted quarantine, and the la
     });
   });
 
+  test('a batch answered 503 and then 429 is downloaded again and ingested; the job succeeds', async () => {
+    const zip = fixtureZip('20150218230000');
+    // Retry-After: 0 makes the backoff wait nothing, so the test does not wait for it.
+    const answers = [() => new Response('busy', { status: 503, headers: { 'retry-after': '0' } }), () => new Response('slow down', { status: 429, headers: { 'retry-after': '0' } })];
+    let n = 0;
+    const serve = () => (n < answers.length ? answers[n++]!() : new Response(zip));
+    const mirror = mirrorOf([{ batch: '20150218230000', table: 'events', zip, serve }]);
+    await withApp(mirror, async (t) => {
+      const job = await runJob(t, '/api/v1/ingest/trigger');
+      expect(job).toMatchObject({ state: 'succeeded', batches_done: 1, rows: 2271, errors: [] });
+      expect(mirror.hits.get('/20150218230000.export.CSV.zip')).toBe(3);
+      expect(parquetFiles(t.dir)).toEqual(['date=2015-02-18/batch=20150218230000.parquet']);
+    });
+  });
+
   test('a zip served shorter than the manifest says fails with size_mismatch and publishes nothing', async () => {
     const zip = fixtureZip('20150218230000');
     await withApp(mirrorOf([{ batch: '20150218230000', table: 'events', zip, serve: zip.subarray(0, 100_000) }]), async (t) => {

@@ -127,9 +127,16 @@ describe('GDELT lake over the 2015-02-18 fixture batches', () => {
     expect(none.body).toEqual({ items: [] });
   });
 
-  test('the timeline counts events per 15 minutes, for all events or those matching a query', async () => {
+  test('the timeline counts events per 15 minutes, hour or day, for all events or those matching a query', async () => {
     const all = await t.json('/api/v1/events/timeline?interval=15m');
     expect(all.body.items.map((i: any) => [i.key, i.count])).toEqual(BATCHES.map((b, k) => [new Date(Date.UTC(2015, 1, 18, 23, k * 15)).toISOString(), EVENT_ROWS[b]]));
+    const total = Object.values(EVENT_ROWS).reduce((a, b) => a + b);
+    const day = await t.json('/api/v1/events/timeline?interval=day');
+    expect(day.body.items).toEqual([{ key: '2015-02-18T00:00:00.000Z', label: null, count: total, avg_tone: expect.any(Number), avg_goldstein: expect.any(Number) }]);
+    const hour = await t.json('/api/v1/events/timeline?interval=hour');
+    expect(hour.body.items.map((i: any) => [i.key, i.count])).toEqual([['2015-02-18T23:00:00.000Z', total]]);
+    const protestDay = await t.json('/api/v1/events/timeline?interval=day&query=protest');
+    expect(protestDay.body.items.map((i: any) => i.key)).toEqual(['2015-02-18T00:00:00.000Z']);
     const protest = await t.json('/api/v1/events/timeline?interval=hour&query=protest');
     const searched = await t.json('/api/v1/events/search?query=protest&limit=1');
     expect(protest.body.items).toHaveLength(1);

@@ -64,7 +64,8 @@ test('a server killed mid-batch leaves no partial file visible, and after a rest
         const j = await (await fetch(`${server.base}/api/v1/ingest/jobs/${job_id}`)).json();
         return j.state === 'succeeded' || j.state === 'failed' ? j : undefined;
       },
-      { timeoutMs: 60_000, what: 'the resumed job to end' },
+      // Below the rate limit's refill, so the reads after it are not refused.
+      { timeoutMs: 60_000, intervalMs: 200, what: 'the resumed job to end' },
     );
     expect(job).toMatchObject({ state: 'succeeded', attempts: 2, batches_done: 4, errors: [] });
     const batches = await (await fetch(`${server.base}/api/v1/ingest/batches?table=events`)).json();

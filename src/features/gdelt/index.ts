@@ -54,9 +54,11 @@ export function gdelt(ctx: AppContext) {
   const index = new SearchIndex(p.index);
   const lookups = loadLookups();
   const jobs = ctx.metrics.counter({ name: 'sillage_gdelt_jobs_total', help: 'GDELT ingestion jobs finished, by state', labelNames: ['state'] as const });
+  // Every state exists from the start at 0, so increase() over the first failure sees it.
+  for (const state of ['succeeded', 'failed']) jobs.inc({ state }, 0);
   let query: Promise<LakeQuery> | undefined;
   const getQuery = () =>
-    (query ??= LakeQuery.open({ lake, catalog, index, cacheDir: p.cache, tmpDir: p.tmp, timeoutMs: ctx.config.GDELT_QUERY_TIMEOUT_MS }).catch((e) => {
+    (query ??= LakeQuery.open({ lake, catalog, index, cacheDir: p.cache, tmpDir: p.tmp, timeoutMs: ctx.config.GDELT_QUERY_TIMEOUT_MS, s3: lakeOptions(ctx.config).s3 }).catch((e) => {
       query = undefined;
       throw e;
     }));
@@ -94,6 +96,7 @@ export function gdelt(ctx: AppContext) {
       return {
         ...base,
         ...lake.describe(),
+        query_access: q.queryAccess,
         httpfs: q.httpfs,
         batches: catalog.list({ limit: 1, offset: 0 }).total,
         newest_batch: catalog.newest('events') ?? null,

@@ -30,14 +30,13 @@ const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 async function open(options: IndexWorkerOptions) {
   index = new SearchIndex(options.indexPath, { cacheMb: 16 });
-  instance = await DuckDBInstance.create(':memory:');
+  // Extension auto-install/auto-load are off from creation, before any statement could trigger them.
+  instance = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
   duck = await instance.connect();
   for (const sql of [
     `SET allowed_directories = [${[...options.readDirs, options.tmpDir].map((d) => quote(d + '/')).join(', ')}]`,
     `SET temp_directory = ${quote(options.tmpDir)}`,
     'SET enable_external_access = false',
-    'SET autoinstall_known_extensions = false',
-    'SET autoload_known_extensions = false',
     // One thread and a small budget: this stage streams one file at a time beside the ingestion's DuckDB.
     'SET threads = 1',
     "SET memory_limit = '256MB'",

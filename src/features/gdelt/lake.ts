@@ -115,14 +115,14 @@ export class FileLake implements Lake {
     return stale.length;
   }
   describe() {
-    return { kind: 'file', root: this.root, query_access: 'direct' };
+    return { kind: 'file', root: this.root };
   }
 }
 
 /**
- * S3 via Bun's client. Queries read Parquet through a local read-through cache under DATA_DIR, because the
- * DuckDB httpfs extension cannot be installed offline; objects are immutable once published, so a cached copy
- * never goes stale. Uploads also fill the cache (write-through), so fresh batches are queryable at once.
+ * S3 via Bun's client. Queries read Parquet with DuckDB's httpfs when it loads (`url`), otherwise through a local
+ * read-through cache under DATA_DIR (`localPath`); objects are immutable once published, so a cached copy never
+ * goes stale. Uploads also fill the cache (write-through), so fresh batches are queryable at once.
  */
 export class S3Lake implements Lake {
   readonly kind = 's3' as const;
@@ -130,8 +130,18 @@ export class S3Lake implements Lake {
     private location: Extract<LakeLocation, { kind: 's3' }>,
     readonly cacheDir: string,
   ) {}
+  get bucket() {
+    return this.location.bucket;
+  }
+  get prefix() {
+    return this.location.prefix;
+  }
   private key(key: string) {
     return this.location.prefix ? `${this.location.prefix}/${safeKey(key)}` : safeKey(key);
+  }
+  /** The object's `s3://` URL, for a reader that talks S3 itself (DuckDB's httpfs). */
+  url(key: string) {
+    return `s3://${this.location.bucket}/${this.key(key)}`;
   }
   private cachePath(key: string) {
     return join(this.cacheDir, safeKey(key));
@@ -185,7 +195,7 @@ export class S3Lake implements Lake {
     return stale.length;
   }
   describe() {
-    return { kind: 's3', bucket: this.location.bucket, prefix: this.location.prefix, query_access: 'read-through cache', cache_dir: this.cacheDir };
+    return { kind: 's3', bucket: this.location.bucket, prefix: this.location.prefix, cache_dir: this.cacheDir };
   }
 }
 

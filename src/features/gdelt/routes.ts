@@ -52,8 +52,9 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
       },
     )
     .get('/api/v1/ingest/jobs', ({ query }) => g.queue.list({ limit: query.limit ?? 20, offset: query.offset ?? 0, state: query.state }), {
+      beforeHandle: ctx.limits.search,
       query: JobsQuery,
-      response: { 200: JobList, ...errors(400) },
+      response: { 200: JobList, ...errors(400, 429) },
       detail: { summary: 'Ingestion jobs, newest first', tags },
     })
     .get(
@@ -64,8 +65,9 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
         return job;
       },
       {
+        beforeHandle: ctx.limits.search,
         params: t.Object({ id: t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) }),
-        response: { 200: JobSchema, ...errors(400, 404) },
+        response: { 200: JobSchema, ...errors(400, 404, 429) },
         detail: { summary: 'One ingestion job: state, progress, rows, errors', tags },
       },
     )
@@ -77,8 +79,9 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
         return { items: items.map(({ batch, ...r }) => ({ ...r, batch_time: batchIso(batch), indexed_at: (r.table === 'events' && indexed.get(batch)) || null })), total, rows };
       },
       {
+        beforeHandle: ctx.limits.search,
         query: BatchesQuery,
-        response: { 200: BatchList, ...errors(400) },
+        response: { 200: BatchList, ...errors(400, 429) },
         detail: { summary: 'Batches in the lake', description: 'Rows, zip size and md5 (as the manifest lists them), quarantined rows, when ingested and when indexed for search; `rows` sums the rows of every batch matching the filter.', tags },
       },
     )
@@ -110,7 +113,8 @@ export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
       detail: { summary: 'Events over time (optionally only those a search with the same filters matches)', tags },
     })
     .get('/api/v1/events/:id', async ({ params }) => getEvent(await g.query(), g.index, g.lookups, params.id), {
+      beforeHandle: ctx.limits.search,
       params: EventParams,
-      response: { 200: EventDetailSchema, ...errors(400, 404, 503) },
+      response: { 200: EventDetailSchema, ...errors(400, 404, 429, 503) },
       detail: { summary: 'One event with every column and the names of its codes', tags },
     });

@@ -46,15 +46,14 @@ export async function openIngestEnv(options: IngestOptions, deps: { log: Logger;
   // This connection only checks what is indexed; the index stage writes through its own (index.worker.ts).
   const index = new SearchIndex(p.index, { cacheMb: 4 });
   const lake = openLake(options.lake);
-  const instance = await DuckDBInstance.create(':memory:');
+  // Extension auto-install/auto-load are off from creation, before any statement could trigger them.
+  const instance = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
   const duck = await instance.connect();
   const lakeDir = lake instanceof FileLake ? lake.root : options.lake.cacheDir;
   for (const sql of [
     `SET allowed_directories = ['${p.tmp.replaceAll("'", "''")}/', '${lakeDir.replaceAll("'", "''")}/']`,
     `SET temp_directory = '${join(p.tmp, 'duckdb').replaceAll("'", "''")}'`,
     "SET enable_external_access = false",
-    "SET autoinstall_known_extensions = false",
-    "SET autoload_known_extensions = false",
     "SET memory_limit = '1GB'",
     // One thread: the index stage works on the other core meanwhile (the benchmark found this faster end to end
     // than two threads here, and no slower to publish, on a 2-core machine).

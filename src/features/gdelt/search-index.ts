@@ -115,6 +115,8 @@ export class SearchIndex {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path, { create: true, strict: true });
     this.db.run('PRAGMA journal_mode = WAL');
+    // Like every SQLite file of the service: schema objects cannot call functions with side effects.
+    this.db.run('PRAGMA trusted_schema = OFF');
     // The index is derived from the lake and rebuilt per batch if lost, so a power cut may cost the last commit.
     this.db.run('PRAGMA synchronous = NORMAL');
     this.db.run('PRAGMA busy_timeout = 5000');

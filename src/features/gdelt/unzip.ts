@@ -6,7 +6,7 @@ import { AppError, errorMessage, terminal } from '../../platform/errors.ts';
 
 /**
  * DEFLATE through Bun's native zlib behind fflate's decoder interface: fflate reads the zip container as a
- * stream, the native inflater does the heavy part (≈ 6× faster than fflate's JS inflate on GDELT zips).
+ * stream, the native inflater does the heavy part (4–6× fflate's JS inflate on GDELT zips, bench/gdelt-choices).
  * A 1 MB output chunk keeps per-chunk overhead low.
  */
 class NativeInflate implements UnzipDecoder {
