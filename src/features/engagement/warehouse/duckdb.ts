@@ -46,7 +46,8 @@ function classifyDuckDBError(error: unknown, path: string): AppError {
       { cause: error },
     );
   const code = (error as { code?: string })?.code ?? '';
-  if (/^E(NOTDIR|NOENT|ROFS|ACCES|PERM|NOSPC|DQUOT|IO)$/.test(code) || /IO Error|Read-only|read-only|Permission denied|No space left|disk|Cannot open|not a directory|invalidated|FATAL/i.test(message))
+  // EEXIST: mkdir found a file where the warehouse's directory should be; someone can move it, so retrying helps.
+  if (/^E(NOTDIR|NOENT|EXIST|ROFS|ACCES|PERM|NOSPC|DQUOT|IO)$/.test(code) || /IO Error|Read-only|read-only|Permission denied|No space left|disk|Cannot open|not a directory|invalidated|FATAL/i.test(message))
     return transient('warehouse_unavailable', `Cannot write the DuckDB warehouse ${path}: ${message}. Free disk space or make the directory writable; the batch will be retried.`, { cause: error });
   return terminal('warehouse_failed', `The DuckDB warehouse ${path} refused the write: ${message}`, error);
 }
