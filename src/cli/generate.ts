@@ -1,17 +1,18 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cliConfig, fail } from './common.ts';
+import { systemClock } from '../platform/clock.ts';
 import { ROOT } from '../platform/context.ts';
 import { AppError } from '../platform/errors.ts';
 import { openPostgres } from '../platform/stores/postgres.ts';
-import { buildWorld, copyEvents, ensureCatalogue, eventDrafts, insertEvents, spreadEvents, type GeneratedEvent } from '../features/engagement/generator.ts';
+import { buildWorld, copyEvents, ensureCatalogue, eventDrafts, insertEvents, progressReporter, spreadEvents, type GeneratedEvent } from '../features/engagement/generator.ts';
 
 const usage = `Usage: bun run generate -- <mode> [options]
 
 Writes realistic engagement events into Postgres (DATABASE_URL, DATABASE_SCHEMA); the CDC relay picks them up.
 
 Modes:
-  continuous --rate N           N events per second, timestamped now, until Ctrl-C (or --duration S)
+  continuous --rate N           N events per second, timestamped now, until Ctrl-C or SIGTERM (or --duration S)
   batch --batch-size N          N events timestamped within the last minute, as fast as Postgres takes them
   historical --historical-days N   events spread over the past N days, loaded with COPY (--events-per-day M)
 
@@ -20,7 +21,9 @@ Options:
   --contents N        catalogue size (default 60)      --users N   user pool (default 2000)
   --event-types a,b   a uniform mix of these types instead of realistic sessions
   --duration S        stop continuous mode after S seconds
-  --events-per-day M  historical volume (default 10000)`;
+  --events-per-day M  historical volume (default 10000)
+
+Progress: batch prints a line to stderr every second, continuous one to stdout every 5 s; final counts on stdout.`;
 
 
 const { values, positionals } = (() => {
@@ -81,10 +84,12 @@ try {
     const total = Math.floor(positive('batch-size', values['batch-size']));
     const now = Date.now();
     const events = spreadEvents(world, total, now - 60_000, now, { eventTypes });
+    const progress = progressReporter({ label: 'batch', clock: systemClock, everyMs: 1000, write: (line) => console.error(line), total });
     for (let chunk: GeneratedEvent[] = []; inserted < total; chunk = []) {
       for (let i = 0; i < 1000 && inserted + chunk.length < total; i++) chunk.push(events.next().value as GeneratedEvent);
       await insertEvents(pg.sql, chunk);
       inserted += chunk.length;
+      progress.tick(inserted);
     }
     console.log(`batch: inserted ${inserted} events in ${((performance.now() - started) / 1000).toFixed(2)} s (${rate()} ev/s)`);
   } else if (mode === 'historical') {
@@ -108,7 +113,7 @@ try {
     process.on('SIGTERM', () => stop.abort());
     const tickMs = 100;
     let owed = 0;
-    let lastReport = performance.now();
+    const progress = progressReporter({ label: 'continuous', clock: systemClock, everyMs: 5000, write: (line) => console.log(line) });
     console.log(`continuous: ${perSecond} events/s${Number.isFinite(durationS) ? ` for ${durationS} s` : ' until Ctrl-C'}`);
     for (let tick = 0; !stop.signal.aborted && (performance.now() - started) / 1000 < durationS; tick++) {
       // Catch up on ticks that ran late, so the average rate holds under load.
@@ -121,10 +126,7 @@ try {
       });
       await insertEvents(pg.sql, chunk);
       inserted += chunk.length;
-      if (performance.now() - lastReport >= 5000) {
-        lastReport = performance.now();
-        console.log(`continuous: ${inserted} events (${rate()} ev/s)`);
-      }
+      progress.tick(inserted);
       const next = started + (tick + 1) * tickMs;
       await Bun.sleep(Math.max(0, next - performance.now()));
     }

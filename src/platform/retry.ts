@@ -16,7 +16,9 @@ export type RetryOptions = {
 
 /**
  * Exponential backoff with full jitter (AWS architecture blog): the delay is uniform in [0, min(max, base·2^n)],
- * which spreads retries of many clients. A server's Retry-After (AppError.retryAfterMs) wins when given.
+ * which spreads retries of many clients. A server's Retry-After (AppError.retryAfterMs) wins when given, up to
+ * `maxDelayMs`: a server asking for an hour must not hold the caller for an hour (callers that would rather fail
+ * than wait that long check `retryAfterMs` in `isRetryable`).
  */
 export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: number, random = Math.random): number {
   const cap = Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
@@ -32,7 +34,7 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
     } catch (error) {
       if (attempt >= retries || !retryable(error) || signal?.aborted) throw error;
       const hinted = error instanceof AppError ? error.retryAfterMs : undefined;
-      const delayMs = hinted ?? backoffDelay(attempt, baseDelayMs, maxDelayMs, options.random);
+      const delayMs = hinted !== undefined ? Math.min(hinted, maxDelayMs) : backoffDelay(attempt, baseDelayMs, maxDelayMs, options.random);
       options.onRetry?.({ attempt: attempt + 1, delayMs, error });
       await clock.sleep(delayMs, signal);
     }

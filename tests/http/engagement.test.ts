@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { ManualClock } from '../../src/platform/clock.ts';
 import { testApp, type TestApp } from '../helpers/index.ts';
 
 const id = 'aaaaaaaa-0000-4000-8000-000000000001';
@@ -52,8 +53,25 @@ describe('engagement routes without the pipeline services', () => {
     const top = body.paths['/top-content'].get;
     expect(top.tags).toEqual(['engagement']);
     expect(top.summary).toBeString();
-    expect(Object.keys(top.responses)).toEqual(expect.arrayContaining(['200', '400', '503']));
+    expect(Object.keys(top.responses)).toEqual(expect.arrayContaining(['200', '400', '429', '503']));
     expect(body.paths['/content/{id}/stats'].get.responses['404']).toBeDefined();
+  });
+});
+
+describe('engagement monitoring routes under the query rate limit', () => {
+  let t: TestApp;
+  const clock = new ManualClock(1_000_000);
+  // 6 a minute: a burst of one request, then one every 10 s.
+  beforeAll(async () => (t = await testApp({ DATABASE_URL: '', REDIS_URL: '', KAFKA_BOOTSTRAP_SERVERS: '', RATE_LIMIT_SEARCH_PER_MINUTE: '6' }, { clock })));
+  afterAll(() => t.close());
+
+  test.each(['/top-content', '/top-content/live', `/content/${id}/stats`, `/content/${id}/recent-events`])('%s counts against the client\'s query budget: over it, 429 with Retry-After', async (path) => {
+    clock.advance(10_000);
+    expect((await t.request(path)).status).toBe(503);
+    const limited = await t.request(path);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('10');
+    expect(((await limited.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
   });
 });
 

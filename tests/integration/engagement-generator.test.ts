@@ -3,7 +3,7 @@ import postgres from 'postgres';
 import { join } from 'node:path';
 import { buildWorld, ensureCatalogue, insertEvents } from '../../src/features/engagement/generator.ts';
 import { openPostgres } from '../../src/platform/stores/postgres.ts';
-import { ROOT, services, skipReason, uniqueName } from '../helpers/index.ts';
+import { ROOT, services, skipReason, uniqueName, waitFor } from '../helpers/index.ts';
 
 describe.skipIf(!!skipReason('postgres'))('data generator against Postgres', () => {
   const schema = uniqueName('gen');
@@ -35,6 +35,28 @@ describe.skipIf(!!skipReason('postgres'))('data generator against Postgres', () 
     expect(stdout).toContain('inserted 3000 events over 3 days');
     const [row] = await sql.unsafe(`SELECT count(*)::int AS n FROM "${schema}".engagement_events WHERE event_ts < date_trunc('day', now())`);
     expect(row!.n).toBe(3000);
+  }, 60_000);
+
+  test('continuous mode writes events at the asked rate until it is told to stop (SIGINT), then prints the count it inserted', async () => {
+    const count = async () => (await sql.unsafe(`SELECT count(*)::int AS n FROM "${schema}".engagement_events`))[0]!.n as number;
+    const before = await count();
+    const proc = Bun.spawn(['bun', 'src/cli/generate.ts', 'continuous', '--rate', '200', '--seed', '5'], { cwd: ROOT, env, stdout: 'pipe', stderr: 'pipe' });
+    const stdout = new Response(proc.stdout).text();
+    const stderr = new Response(proc.stderr).text();
+    try {
+      await waitFor(async () => (await count()) - before >= 50, { timeoutMs: 30_000, what: 'continuous mode to insert its first 50 events' });
+    } finally {
+      proc.kill('SIGINT');
+    }
+    expect(await proc.exited).toBe(0);
+    const out = await stdout;
+    expect(out).toContain('continuous: 200 events/s until Ctrl-C');
+    const inserted = Number(/continuous: inserted (\d+) events/.exec(out)?.[1]);
+    expect(inserted).toBeGreaterThanOrEqual(50);
+    expect((await count()) - before).toBe(inserted);
+    expect(await stderr).toBe('');
+    const [row] = await sql.unsafe(`SELECT max(event_ts) AS newest FROM "${schema}".engagement_events`);
+    expect(Math.abs(Date.now() - new Date(row!.newest).getTime())).toBeLessThan(5 * 60_000);
   }, 60_000);
 
   test('an event type outside the set is rejected by Postgres and the generator says so clearly, without a stack trace', async () => {

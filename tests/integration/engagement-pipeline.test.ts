@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import postgres from 'postgres';
 import Redis from 'ioredis';
+import { ConfigResourceTypes } from 'kafkajs';
 import { CDC_WORKER, PROCESSOR_WORKER, spawnPipelineWorker } from '../../src/features/engagement/index.ts';
 import { liveKeys } from '../../src/features/engagement/keys.ts';
 import { services, skipReason, testApp, waitFor, type TestApp } from '../helpers/index.ts';
-import { CONTENT, cleanupPipeline, insertContent, insertEvents, pipelineEnv, user } from './engagement-fixture.ts';
+import { CONTENT, cleanupPipeline, insertContent, insertEvents, kafkaAdminClient, pipelineEnv, user } from './engagement-fixture.ts';
 
 describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('engagement pipeline from Postgres to Redis on the real services', () => {
   const { env, names } = pipelineEnv({ CDC_HEARTBEAT_SECONDS: '1' });
@@ -134,6 +135,7 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('engagement pipeline
     expect(metrics).toMatch(/sillage_engagement_cdc_slot_lag_bytes \d+/);
     expect(metrics).toMatch(/sillage_engagement_consumer_lag\{partition="2"\} \d+/);
     expect(metrics).toContain('sillage_engagement_end_to_end_seconds_bucket');
+    expect(metrics).toMatch(/sillage_engagement_redis_end_to_end_seconds_count \d+/);
   }, 120_000);
 
   test('a content update flows through the compacted content topic into the enrichment of later events', async () => {
@@ -149,6 +151,26 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('engagement pipeline
     const { body } = await t.json('/top-content?content_type=video');
     expect(body.items[0].title).toBe('Video one, recut');
   }, 120_000);
+
+  test('the CDC slot is a durable pgoutput slot and the content topic is compacted; the events topic keeps its history by time', async () => {
+    const [slot] = await sql`SELECT slot_type, plugin, temporary FROM pg_replication_slots WHERE slot_name = ${names.slot}`;
+    expect(slot).toEqual({ slot_type: 'logical', plugin: 'pgoutput', temporary: false });
+    const admin = kafkaAdminClient().admin();
+    await admin.connect();
+    try {
+      const { resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [names.contentTopic, names.eventsTopic].map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['cleanup.policy'] })),
+      });
+      const policy = (topic: string) => resources.find((r) => r.resourceName === topic)?.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue;
+      expect(policy(names.contentTopic)).toBe('compact');
+      expect(policy(names.eventsTopic)).toBe('delete');
+      const [meta] = (await admin.fetchTopicMetadata({ topics: [names.contentTopic] })).topics;
+      expect(meta!.partitions).toHaveLength(3);
+    } finally {
+      await admin.disconnect();
+    }
+  });
 
   test('an idle relay confirms the server position, so its slot does not hold back WAL written elsewhere', async () => {
     // WAL that this publication never sees (a message for no one), then the slot must catch up with it anyway.
@@ -171,6 +193,8 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('engagement pipeline
     for (let n = 0; n < 3; n++) await insertEvents(sql, chunk(n));
     // Kill both without letting them finish what they hold (terminate at once), while changes keep coming.
     await Promise.all([t.ctx.workers.get(CDC_WORKER)!.stop(0), t.ctx.workers.get(PROCESSOR_WORKER)!.stop(0)]);
+    // The slot outlives its reader (a temporary one would be gone, and the changes made meanwhile with it).
+    expect([...(await sql`SELECT temporary FROM pg_replication_slots WHERE slot_name = ${names.slot}`)]).toEqual([{ temporary: false }]);
     for (let n = 3; n < 6; n++) await insertEvents(sql, chunk(n));
     spawnPipelineWorker(t.ctx, CDC_WORKER);
     spawnPipelineWorker(t.ctx, PROCESSOR_WORKER);

@@ -1,9 +1,35 @@
 import { describe, expect, test } from 'bun:test';
-import { buildWorld, eventDrafts, spreadEvents } from '../../src/features/engagement/generator.ts';
+import { ManualClock } from '../../src/platform/clock.ts';
+import { buildWorld, eventDrafts, progressReporter, spreadEvents } from '../../src/features/engagement/generator.ts';
 
 const take = <T>(it: Iterator<T>, n: number) => Array.from({ length: n }, () => it.next().value as T);
 
 describe('data generator', () => {
+  test('progress is printed at most once per interval of the clock, with the share done and the rate', () => {
+    const clock = new ManualClock(5_000);
+    const lines: string[] = [];
+    const progress = progressReporter({ label: 'batch', clock, everyMs: 1000, write: (l) => lines.push(l), total: 40_000 });
+    progress.tick(1000);
+    clock.advance(999);
+    progress.tick(7000);
+    expect(lines).toEqual([]);
+    clock.advance(1);
+    progress.tick(8000);
+    progress.tick(9000);
+    clock.advance(1000);
+    progress.tick(20_000);
+    expect(lines).toEqual(['batch: 8000/40000 events (20%), 8000 ev/s', 'batch: 20000/40000 events (50%), 10000 ev/s']);
+  });
+
+  test('without a total, progress gives the count and the rate', () => {
+    const clock = new ManualClock();
+    const lines: string[] = [];
+    const progress = progressReporter({ label: 'continuous', clock, everyMs: 5000, write: (l) => lines.push(l) });
+    clock.advance(5000);
+    progress.tick(2500);
+    expect(lines).toEqual(['continuous: 2500 events, 500 ev/s']);
+  });
+
   test('the same seed gives the same catalogue, users and events; another seed does not', () => {
     const a = buildWorld({ seed: 7, now: 0 });
     const b = buildWorld({ seed: 7, now: 0 });

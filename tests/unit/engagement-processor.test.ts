@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import type { Clock } from '../../src/platform/clock.ts';
+import { terminal, transient } from '../../src/platform/errors.ts';
 import { memoryLogger } from '../../src/platform/log.ts';
 import type { DeadLetter } from '../../src/platform/stream/dlq.ts';
 import { FanOut } from '../../src/platform/stream/fanout.ts';
@@ -90,6 +91,35 @@ describe('processing a batch', () => {
     await processBatch(s.deps, batch);
     expect(s.received).toHaveLength(1);
     expect(s.letters).toHaveLength(0);
+  });
+
+  test('latency to Redis is measured when Redis acknowledged, not when the slowest sink did; events Redis gave up on are left out', async () => {
+    const eventMs = Date.parse('2026-11-23T10:00:00.000Z');
+    let t = eventMs + 1000;
+    const clock: Clock = { now: () => t, sleep: async (ms) => void (t += ms) };
+    const redis: Sink<EngagementEvent> = {
+      name: 'redis',
+      write: async (b) => {
+        t += 50;
+        return { applied: [b[0]!.id], duplicates: [], failed: b.slice(1).map((e) => ({ id: e.id, error: terminal('redis_wrong_type', 'a key holds another type') })) };
+      },
+      close: async () => {},
+    };
+    let warehouseCalls = 0;
+    const warehouse: Sink<EngagementEvent> = {
+      name: 'warehouse',
+      write: async (b) =>
+        warehouseCalls++ ? { applied: b.map((e) => e.id), duplicates: [], failed: [] } : { applied: [], duplicates: [], failed: b.map((e) => ({ id: e.id, error: transient('warehouse_unavailable', 'busy', { retryAfterMs: 2000 }) })) },
+      close: async () => {},
+    };
+    const catalogue = new ContentCatalogue();
+    catalogue.put(pod);
+    const fanOut = new FanOut({ sinks: [{ sink: redis }, { sink: warehouse, policy: { retries: 1, baseDelayMs: 1000, maxDelayMs: 5000 } }], clock, log: memoryLogger() });
+    const deps = { catalogue, fanOut, deadLetters: { publish: async () => {} }, clock, log: memoryLogger() };
+    const report = await processBatch(deps, batchOf([message(1, pod.id), message(2, pod.id)]).batch);
+    // Event time + 1 s when the batch arrived, + 50 ms for Redis; the warehouse waited 2 s more before it took them.
+    expect(report.toRedisMs).toEqual([1050]);
+    expect(report.endToEndMs).toEqual([3050, 3050]);
   });
 
   test('a content tombstone removes the content from memory', () => {

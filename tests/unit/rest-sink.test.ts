@@ -53,9 +53,20 @@ describe('REST sink against a misbehaving endpoint', () => {
     receiver = await startRestReceiver();
     receiver.behaviour.throttle = { retryAfterSeconds: 3, times: 1 };
     const { clock, sleeps } = recordingClock();
-    const fanOut = new FanOut({ sinks: [{ sink: sinkFor(receiver.url, { clock }), policy: { retries: 3, baseDelayMs: 10, maxDelayMs: 20 } }], clock, log: memoryLogger() });
+    const fanOut = new FanOut({ sinks: [{ sink: sinkFor(receiver.url, { clock }), policy: { retries: 3, baseDelayMs: 10, maxDelayMs: 5000 } }], clock, log: memoryLogger() });
     const d = await fanOut.deliver(batchOf([1, 2]));
     expect(sleeps).toEqual([3000]);
+    expect(receiver.requests.map((r) => r.status)).toEqual([429, 200]);
+    expect(d.perSink.rest).toMatchObject({ applied: 2, deadLettered: 0, attempts: 2 });
+  });
+
+  test('429 with Retry-After: 3600 waits only the policy\'s longest delay before trying again', async () => {
+    receiver = await startRestReceiver();
+    receiver.behaviour.throttle = { retryAfterSeconds: 3600, times: 1 };
+    const { clock, sleeps } = recordingClock();
+    const fanOut = new FanOut({ sinks: [{ sink: sinkFor(receiver.url, { clock }), policy: { retries: 3, baseDelayMs: 10, maxDelayMs: 5000 } }], clock, log: memoryLogger() });
+    const d = await fanOut.deliver(batchOf([1, 2]));
+    expect(sleeps).toEqual([5000]);
     expect(receiver.requests.map((r) => r.status)).toEqual([429, 200]);
     expect(d.perSink.rest).toMatchObject({ applied: 2, deadLettered: 0, attempts: 2 });
   });

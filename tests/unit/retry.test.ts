@@ -50,6 +50,20 @@ describe('retry', () => {
     expect(delays).toEqual([7000]);
   });
 
+  test("a Retry-After longer than maxDelayMs is cut to maxDelayMs", async () => {
+    const clock = new ManualClock();
+    const delays: number[] = [];
+    let calls = 0;
+    const p = retry(async () => {
+      if (calls++ === 0) throw new AppError('rate_limited', 'come back in an hour', { status: 429, retryable: true, retryAfterMs: 3_600_000 });
+      return 1;
+    }, { retries: 1, maxDelayMs: 5000, clock, onRetry: ({ delayMs }) => delays.push(delayMs) });
+    await Bun.sleep(0);
+    clock.advance(5000);
+    expect(await p).toBe(1);
+    expect(delays).toEqual([5000]);
+  });
+
   test('Retry-After is read as seconds or as an HTTP date', () => {
     expect(parseRetryAfter('3', 0)).toBe(3000);
     expect(parseRetryAfter(new Date(10_000).toUTCString(), 4000)).toBe(6000);

@@ -194,10 +194,53 @@ describe('fan-out and commit', () => {
   test("a server's Retry-After is waited out even when the backoff would be shorter", async () => {
     const { clock, sleeps } = fastClock();
     const sink = scriptedSink('rest', [() => transient('rest_throttled', 'slow down', { retryAfterMs: 7000 })]);
-    const fanOut = new FanOut({ sinks: [{ sink, policy: { retries: 3, baseDelayMs: 100, maxDelayMs: 200 } }], clock, log: memoryLogger() });
+    const fanOut = new FanOut({ sinks: [{ sink, policy: { retries: 3, baseDelayMs: 100, maxDelayMs: 10_000 } }], clock, log: memoryLogger() });
     const d = await fanOut.deliver([env('a')]);
     expect(sleeps).toEqual([7000]);
     expect(d.perSink.rest!.applied).toBe(1);
+  });
+
+  test("a Retry-After longer than the policy's longest delay is cut to it, so an hour's hint does not hold the batch for an hour", async () => {
+    const { clock, sleeps } = fastClock();
+    const throttled = () => transient('rest_throttled', 'come back in an hour', { retryAfterMs: 3_600_000 });
+    const sink = scriptedSink('rest', [throttled, throttled, throttled]);
+    const fanOut = new FanOut({ sinks: [{ sink, policy: { retries: 2, baseDelayMs: 100, maxDelayMs: 5000 } }], clock, log: memoryLogger() });
+    const d = await fanOut.deliver([env('a')]);
+    expect(sleeps).toEqual([5000, 5000]);
+    expect(d.deadLetters).toMatchObject([{ id: 'a', sink: 'rest', reason: 'rest_throttled', attempts: 3 }]);
+    expect(d.perSink.rest!.ms).toBe(10_000);
+  });
+
+  test('no wait goes past the retry budget: the last one is shortened to the budget, then what still fails is dead-lettered', async () => {
+    const { clock, sleeps } = fastClock();
+    const sink = scriptedSink('warehouse', Array.from({ length: 100 }, () => () => transient('warehouse_unavailable', 'disk full')));
+    const fanOut = new FanOut({
+      sinks: [{ sink, policy: { retries: Infinity, baseDelayMs: 200, maxDelayMs: 5000, budgetMs: 12_000 } }],
+      clock,
+      log: memoryLogger(),
+      random: () => 1,
+    });
+    const { batch, state } = trackingBatch(['a', 'b']);
+    const dlq = collectingDlq();
+    const settled = await deliverThenCommit({ batch, envelopes: ['a', 'b'].map(env), rejected: [], fanOut, deadLetters: dlq.publisher });
+    // 200 + 400 + 800 + 1600 + 3200 + 5000 = 11,200 ms, then the 800 ms left of the budget, then the budget is spent.
+    expect(sleeps).toEqual([200, 400, 800, 1600, 3200, 5000, 800]);
+    expect(sleeps.reduce((a, b) => a + b, 0)).toBe(12_000);
+    expect(sink.calls).toHaveLength(8);
+    expect(dlq.letters.map((l) => l.id)).toEqual(['a', 'b']);
+    expect(dlq.letters[0]).toMatchObject({ sink: 'warehouse', reason: 'warehouse_unavailable', attempts: 8, firstFailureMs: 0, lastFailureMs: 12_000 });
+    expect(settled.perSink.warehouse).toMatchObject({ deadLettered: 2, settledAtMs: 12_000 });
+    expect(state.committed).toBe(true);
+  });
+
+  test('a sink that recovers within its budget is not dead-lettered, and its settle time says when it acknowledged', async () => {
+    const { clock } = fastClock();
+    const down = () => transient('redis_unavailable', 'connection refused');
+    const sink = scriptedSink('redis', [down, down]);
+    const fanOut = new FanOut({ sinks: [{ sink, policy: { retries: Infinity, baseDelayMs: 100, maxDelayMs: 1000, budgetMs: 60_000 } }], clock, log: memoryLogger(), random: () => 1 });
+    const d = await fanOut.deliver([env('a')]);
+    expect(d.deadLetters).toEqual([]);
+    expect(d.perSink.redis).toMatchObject({ applied: 1, attempts: 3, settledAtMs: 300 });
   });
 
   test('a sink that lost acknowledged writes before the commit gets them again, and the batch commits with them in place', async () => {

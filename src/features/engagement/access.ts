@@ -5,7 +5,7 @@ import type { WorkerHandle } from '../../platform/workers/supervisor.ts';
 import { ContentCatalogue, contentLookup } from './catalogue.ts';
 import type { EngagementEvent } from './model.ts';
 import { restOptions, warehouseOptions } from './options.ts';
-import { RedisEngagementSink } from './redis-sink.ts';
+import { REDIS_SINK, RedisEngagementSink } from './redis-sink.ts';
 import { openWarehouse, restSink } from './sinks.ts';
 import type { DailyRow, HourlyRow, WarehouseQuery } from './warehouse/facts.ts';
 import { WarehouseRpcClient, type WarehouseCall, type WarehouseReply } from './warehouse/rpc.ts';
@@ -89,7 +89,7 @@ export class EngagementAccess {
       const local = this.local ? await this.local : undefined;
       if (stores.redis)
         out.set(
-          'redis',
+          REDIS_SINK,
           new RedisEngagementSink({
             redis: stores.redis.redis,
             prefix: config.REDIS_KEY_PREFIX,

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { Clock } from '../../platform/clock.ts';
 import type { Sql } from '../../platform/stores/postgres.ts';
 import { AppError } from '../../platform/errors.ts';
 import { CONTENT_TYPES, EVENT_TYPES, type ContentType } from './model.ts';
@@ -25,6 +26,26 @@ const pick = <T>(rand: () => number, xs: readonly T[]): T => xs[Math.floor(rand(
 const between = (rand: () => number, lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
 
 const WORDS = ['quiet', 'signal', 'harbour', 'atlas', 'ember', 'orbit', 'meadow', 'circuit', 'tide', 'lantern', 'summit', 'canvas', 'echo', 'granite', 'willow', 'pulse'];
+
+/**
+ * Progress lines for long runs: at most one per `everyMs` of the clock, with the count, the share of `total`
+ * when known, and the rate since the start. `tick` is cheap enough to call per chunk.
+ */
+export function progressReporter(options: { label: string; clock: Clock; everyMs: number; write: (line: string) => void; total?: number }) {
+  const { clock, everyMs, total } = options;
+  const started = clock.now();
+  let last = started;
+  return {
+    tick(done: number) {
+      const now = clock.now();
+      if (now - last < everyMs) return;
+      last = now;
+      const rate = Math.round(done / Math.max((now - started) / 1000, 0.001));
+      const share = total ? `/${total} events (${Math.floor((done / total) * 100)}%)` : ' events';
+      options.write(`${options.label}: ${done}${share}, ${rate} ev/s`);
+    },
+  };
+}
 
 export type ContentRow = { id: string; slug: string; title: string; content_type: ContentType; length_seconds: number | null; publish_ts: Date };
 export type GeneratedEvent = { content_id: string; user_id: string; event_type: string; event_ts: Date; duration_ms: number | null; device: string; raw_payload: Record<string, unknown> };

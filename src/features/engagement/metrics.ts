@@ -14,5 +14,6 @@ export const engagementMetrics = [
   { kind: 'counter', name: 'sillage_engagement_late_events_total', help: 'Events older than every live window (no effect on the live aggregates)' },
   { kind: 'histogram', name: 'sillage_engagement_batch_seconds', help: 'Processor batch time: decode, enrich, all sinks, dead letters, commit', buckets: seconds },
   { kind: 'histogram', name: 'sillage_engagement_sink_seconds', help: 'Time a sink took to settle a batch (retries included)', labelNames: ['sink'], buckets: seconds },
-  { kind: 'histogram', name: 'sillage_engagement_end_to_end_seconds', help: 'Postgres commit (or event time when unknown) to acknowledgement by every sink', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60] },
+  { kind: 'histogram', name: 'sillage_engagement_end_to_end_seconds', help: 'Postgres commit (or event time when unknown) to acknowledgement by every sink and the batch committed', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60] },
+  { kind: 'histogram', name: 'sillage_engagement_redis_end_to_end_seconds', help: 'Postgres commit (or event time when unknown) to Redis acknowledging the event, when it shows in the live API', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60] },
 ] as const satisfies readonly MetricDef[];

@@ -173,6 +173,7 @@ export async function runStreamProcessor(o: PipelineOptions, deps: ProcessorDeps
           for (const d of r.deadLetters) t.inc('sillage_engagement_dlq_total', { reason: d.reason });
           t.observe('sillage_engagement_batch_seconds', {}, r.ms / 1000);
           for (const ms of r.endToEndMs) t.observe('sillage_engagement_end_to_end_seconds', {}, ms / 1000);
+          for (const ms of r.toRedisMs) t.observe('sillage_engagement_redis_end_to_end_seconds', {}, ms / 1000);
           deps.setState({ lastCommitAt: new Date(clock.now()).toISOString(), batches, events });
           deps.onBatch?.(r);
         },

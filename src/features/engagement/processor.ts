@@ -9,6 +9,7 @@ import type { Source, SourceBatch } from '../../platform/stream/source.ts';
 import { MESSAGE_ID_HEADER, type Envelope, type SourceRecord } from '../../platform/stream/types.ts';
 import type { ContentCatalogue } from './catalogue.ts';
 import { EngagementEventMessage, type EngagementEvent } from './model.ts';
+import { REDIS_SINK } from './redis-sink.ts';
 import { enrich } from './transform.ts';
 
 export const COMMIT_TS_HEADER = 'source-commit-ts';
@@ -48,8 +49,10 @@ export type BatchReport = Settled & {
   records: number;
   envelopes: number;
   rejectedBy: Record<string, number>;
-  /** Per delivered event: ms from source commit (or event time when unknown) to sink acknowledgement. */
+  /** Per delivered event: ms from source commit (or event time when unknown) to every sink settled and the batch committed. */
   endToEndMs: number[];
+  /** Per event Redis acknowledged: ms from source commit (or event time) until then, when it shows in the live API. */
+  toRedisMs: number[];
   ms: number;
 };
 
@@ -105,8 +108,12 @@ export async function deliverDecoded(deps: ProcessorDeps, batch: SourceBatch, de
 
   const settled = await deliverThenCommit({ batch, envelopes, rejected: rejected.letters, fanOut: deps.fanOut, deadLetters: deps.deadLetters, signal });
   const now = clock.now();
-  const endToEndMs = envelopes.map((e) => now - Date.parse(e.value.committed_at ?? e.value.event_ts));
-  return { ...settled, records: batch.records.length, envelopes: envelopes.length, rejectedBy: rejected.byReason, endToEndMs, ms: now - started };
+  const sourceMs = (e: Envelope<EngagementEvent>) => Date.parse(e.value.committed_at ?? e.value.event_ts);
+  const endToEndMs = envelopes.map((e) => now - sourceMs(e));
+  const redis = settled.perSink[REDIS_SINK];
+  const notInRedis = new Set(settled.deadLetters.filter((d) => d.sink === REDIS_SINK).map((d) => d.id));
+  const toRedisMs = redis ? envelopes.filter((e) => !notInRedis.has(e.id)).map((e) => redis.settledAtMs - sourceMs(e)) : [];
+  return { ...settled, records: batch.records.length, envelopes: envelopes.length, rejectedBy: rejected.byReason, endToEndMs, toRedisMs, ms: now - started };
 }
 
 /** Runs the processor until the signal aborts; a batch that throws is not committed and comes again. */

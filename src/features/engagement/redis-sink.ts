@@ -49,6 +49,8 @@ export type RedisSinkOptions = {
 
 type Mode = 'write' | 'rebuild';
 
+export const REDIS_SINK = 'redis';
+
 /**
  * Live aggregates in Redis. One Lua script call per chunk applies each event at most once (a per-bucket set of
  * applied ids, kept longer than the window) together with its aggregate updates, atomically.
@@ -60,7 +62,7 @@ type Mode = 'write' | 'rebuild';
  * which are written again. So the aggregates are *rebuilt* from the system of record, never double counted.
  */
 export class RedisEngagementSink implements Sink<EngagementEvent> {
-  readonly name = 'redis';
+  readonly name = REDIS_SINK;
   private readonly recentCap: number;
   private readonly timeoutMs: number;
   private readonly chunkSize: number;

@@ -46,8 +46,9 @@ export function engagementRoutes(ctx: AppContext) {
 
   return new Elysia({ name: 'engagement.routes' })
     .get('/top-content', ({ query }) => topContent(reader(), { limit: query.limit ?? 10, windowMinutes: windowOf(query.window_minutes), contentType: query.content_type }).catch(redisDown), {
+      beforeHandle: ctx.limits.search,
       query: TopContentQuery,
-      response: { 200: TopContentReply, ...errors(400, 503) },
+      response: { 200: TopContentReply, ...errors(400, 429, 503) },
       detail: { summary: 'Most engaged content in the live window', description: 'Ranked by events in the last `window_minutes` (1-minute buckets by event time).', tags: ['engagement'] },
     })
     .get(
@@ -111,8 +112,9 @@ export function engagementRoutes(ctx: AppContext) {
         return new Response(stream, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' } });
       },
       {
+        beforeHandle: ctx.limits.search,
         query: TopContentQuery,
-        response: { 200: t.String({ description: 'text/event-stream: `event: top` with the same body as /top-content plus `applied` (events applied so far) and `at`, sent at once and again whenever events are applied or the window slides; `event: problem` when Redis does not answer (the feed keeps trying)' }), ...errors(400, 503) },
+        response: { 200: t.String({ description: 'text/event-stream: `event: top` with the same body as /top-content plus `applied` (events applied so far) and `at`, sent at once and again whenever events are applied or the window slides; `event: problem` when Redis does not answer (the feed keeps trying)' }), ...errors(400, 429, 503) },
         detail: { summary: 'Live top content (Server-Sent Events)', description: 'The /top-content ranking, pushed when it may have changed: checked every second.', tags: ['engagement'] },
       },
     )
@@ -124,16 +126,18 @@ export function engagementRoutes(ctx: AppContext) {
         return stats;
       },
       {
+        beforeHandle: ctx.limits.search,
         params: ContentParams,
         query: WindowQuery,
-        response: { 200: ContentStatsReply, ...errors(400, 404, 503) },
+        response: { 200: ContentStatsReply, ...errors(400, 404, 429, 503) },
         detail: { summary: 'Live engagement of one content', description: 'Counts by event type, unique users (HyperLogLog), engagement seconds and completion over the window. Zeros for known content without recent events; 404 for unknown content.', tags: ['engagement'] },
       },
     )
     .get('/content/:id/recent-events', ({ params, query }) => recentEvents(reader(), { contentId: params.id, count: query.count ?? 50 }).catch(redisDown), {
+      beforeHandle: ctx.limits.search,
       params: ContentParams,
       query: RecentQuery,
-      response: { 200: RecentEventsReply, ...errors(400, 503) },
+      response: { 200: RecentEventsReply, ...errors(400, 429, 503) },
       detail: { summary: 'Latest events of one content', description: 'Newest first, at most 50, kept for the live window.', tags: ['engagement'] },
     });
 }

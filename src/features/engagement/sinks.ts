@@ -71,12 +71,23 @@ export type EngagementSinks = {
 };
 
 /**
- * Every output of the pipeline, as the processor, backfill and DLQ replay use them.
- * - Redis and the warehouse are essential: while one is down a batch waits for it, uncommitted, instead of
- *   dead-lettering everything (Kafka keeps the backlog). The warehouse is the system of record the live
- *   aggregates are rebuilt from, so the two never drift apart.
- * - The REST sink has a budget (EXTERNAL_SINK_RETRIES, then the DLQ) and a circuit breaker: an external system
- *   being down must not stall the others.
+ * How long a batch keeps retrying Redis or the warehouse before the events still failing there go to the DLQ
+ * (sink `redis` / `warehouse`) and the batch is committed. Short outages (a restart, a failover) stay well inside
+ * it, so nothing is dead-lettered for them; a longer one no longer holds every partition still.
+ */
+export const STORE_SINK_BUDGET_MS = 60_000;
+/** The REST sink counts retries (EXTERNAL_SINK_RETRIES) and is bounded in time as well: a hanging endpoint costs a timeout per attempt. */
+export const REST_SINK_BUDGET_MS = 60_000;
+
+/**
+ * Every output of the pipeline, as the processor, backfill and DLQ replay use them. Each has a retry budget,
+ * after which what it still refuses goes to the DLQ with the reason and the pipeline moves on:
+ * - Redis and the warehouse retry for STORE_SINK_BUDGET_MS. Their dead letters are replayed with
+ *   `POST /dlq/replay?sink=redis|warehouse`; both apply an event id once (Redis's per-bucket id sets, the
+ *   warehouse's primary key), so a replay, or an event that reached the sink meanwhile, counts once. Redis's
+ *   rebuild from the warehouse goes through the same id sets.
+ * - The REST sink has EXTERNAL_SINK_RETRIES retries within REST_SINK_BUDGET_MS, and a circuit breaker: an
+ *   external system being down must not stall the others.
  */
 export async function openSinks(
   o: Pick<PipelineOptions, 'redisPrefix' | 'windowMinutes' | 'warehouse' | 'rest' | 'batchSize'>,
@@ -100,10 +111,10 @@ export async function openSinks(
   });
   const rest = o.rest ? restSink(o.rest, { clock: deps.clock, onBreakerChange: deps.onBreakerChange }) : undefined;
   const entries: EngagementSinks['entries'] = [
-    { sink: redis, policy: { retries: Infinity, baseDelayMs: 200, maxDelayMs: 5000 } },
-    { sink: warehouse, policy: { retries: Infinity, baseDelayMs: 200, maxDelayMs: 5000 } },
+    { sink: redis, policy: { retries: Infinity, baseDelayMs: 200, maxDelayMs: 5000, budgetMs: STORE_SINK_BUDGET_MS } },
+    { sink: warehouse, policy: { retries: Infinity, baseDelayMs: 200, maxDelayMs: 5000, budgetMs: STORE_SINK_BUDGET_MS } },
   ];
-  if (rest && o.rest) entries.push({ sink: rest, policy: { retries: o.rest.retries, baseDelayMs: 200, maxDelayMs: 5000 } });
+  if (rest && o.rest) entries.push({ sink: rest, policy: { retries: o.rest.retries, baseDelayMs: 200, maxDelayMs: 5000, budgetMs: REST_SINK_BUDGET_MS } });
   return {
     redis,
     warehouse,

@@ -20,7 +20,7 @@ export async function deliverThenCommit<T>(options: {
   keepAliveMs?: number;
 }): Promise<Settled> {
   const { batch, envelopes, rejected, fanOut, deadLetters, signal } = options;
-  // A sink may retry for a long time (an essential one waits for its store); the source must not take that for a dead consumer.
+  // A sink may retry for its whole budget (a minute for Redis and the warehouse); the source must not take that for a dead consumer.
   const alive = batch.keepAlive && setInterval(() => void batch.keepAlive!().catch(() => {}), options.keepAliveMs ?? 1000);
   try {
     const delivery: Delivery = envelopes.length ? await fanOut.deliver(envelopes, signal) : { perSink: {}, deadLetters: [], repeatedInBatch: 0 };

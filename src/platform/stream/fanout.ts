@@ -7,16 +7,28 @@ import { asSinkError, checkResult, type Sink } from './sink.ts';
 import type { Envelope } from './types.ts';
 
 export type SinkPolicy = {
-  /**
-   * Transient failures retried before the envelopes are dead-lettered. `Infinity` = the sink is essential:
-   * the batch waits for it (and is not committed) until it comes back or the pipeline stops.
-   */
+  /** Transient failures retried before the envelopes still failing are dead-lettered. */
   retries: number;
   baseDelayMs: number;
+  /** Longest wait between two attempts, a server's Retry-After included. */
   maxDelayMs: number;
+  /**
+   * Longest time, from the first attempt, a batch keeps retrying this sink before what still fails is
+   * dead-lettered; whichever of `retries` and `budgetMs` runs out first ends the retries. With both infinite
+   * the batch waits for the sink (uncommitted) until it comes back or the pipeline stops.
+   */
+  budgetMs: number;
 };
 
-export type SinkOutcome = { applied: number; duplicates: number; deadLettered: number; attempts: number; ms: number };
+export type SinkOutcome = {
+  applied: number;
+  duplicates: number;
+  deadLettered: number;
+  attempts: number;
+  ms: number;
+  /** Clock time when this sink settled its last envelope of the batch. */
+  settledAtMs: number;
+};
 
 export type Delivery = {
   perSink: Record<string, SinkOutcome>;
@@ -28,7 +40,7 @@ export type Delivery = {
 
 type Settled<T> = { outcome: SinkOutcome; deadLetters: DeadLetter[]; acked: Envelope<T>[] };
 
-const defaultPolicy: SinkPolicy = { retries: 5, baseDelayMs: 200, maxDelayMs: 10_000 };
+const defaultPolicy: SinkPolicy = { retries: 5, baseDelayMs: 200, maxDelayMs: 10_000, budgetMs: Infinity };
 
 /**
  * Hands each batch to every sink in parallel and settles it: an envelope is settled for a sink when the sink
@@ -90,6 +102,7 @@ export class FanOut<T> {
       settled.outcome.duplicates += again.outcome.duplicates;
       settled.outcome.deadLettered += again.outcome.deadLettered;
       settled.outcome.attempts += again.outcome.attempts;
+      settled.outcome.settledAtMs = again.outcome.settledAtMs;
       settled.deadLetters.push(...again.deadLetters);
       settled.acked = again.acked;
     }
@@ -102,7 +115,7 @@ export class FanOut<T> {
   private async deliverTo({ sink, policy }: { sink: Sink<T>; policy: SinkPolicy }, batch: Envelope<T>[], signal?: AbortSignal): Promise<Settled<T>> {
     const { clock, log } = this.options;
     const started = clock.now();
-    const outcome: SinkOutcome = { applied: 0, duplicates: 0, deadLettered: 0, attempts: 0, ms: 0 };
+    const outcome: SinkOutcome = { applied: 0, duplicates: 0, deadLettered: 0, attempts: 0, ms: 0, settledAtMs: started };
     const deadLetters: DeadLetter[] = [];
     const acked: Envelope<T>[] = [];
     const firstFailure = new Map<string, number>();
@@ -150,19 +163,23 @@ export class FanOut<T> {
       pending = transient.map((t) => t.envelope);
       if (!pending.length) break;
       const retriesSoFar = outcome.attempts - 1;
-      if (retriesSoFar >= policy.retries) {
+      const remainingMs = policy.budgetMs - (clock.now() - started);
+      if (retriesSoFar >= policy.retries || remainingMs <= 0) {
         for (const t of transient) bury(t.envelope, t.error);
         break;
       }
-      // A server's Retry-After wins over a shorter backoff.
-      const hintedMs = Math.max(0, ...transient.map((t) => t.error.retryAfterMs ?? 0));
-      const delayMs = Math.max(hintedMs, policy.baseDelayMs / 2, backoffDelay(retriesSoFar, policy.baseDelayMs, policy.maxDelayMs, this.options.random));
+      // A server's Retry-After wins over a shorter backoff, but never holds the batch longer than the policy's
+      // longest delay (a `Retry-After: 3600` would otherwise stall every sink for an hour) nor past the budget.
+      const hintedMs = Math.min(policy.maxDelayMs, Math.max(0, ...transient.map((t) => t.error.retryAfterMs ?? 0)));
+      const backoffMs = Math.max(policy.baseDelayMs / 2, backoffDelay(retriesSoFar, policy.baseDelayMs, policy.maxDelayMs, this.options.random));
+      const delayMs = Math.min(remainingMs, Math.max(hintedMs, backoffMs));
       log.warn('sink failed; retrying', { sink: sink.name, envelopes: pending.length, attempt: outcome.attempts, delayMs, error: transient[0]!.error.message });
       this.options.onRetry?.({ sink: sink.name, attempt: outcome.attempts, envelopes: pending.length, delayMs, error: transient[0]!.error });
       await clock.sleep(delayMs, signal);
     }
     if (outcome.attempts > 1) this.options.onRetry?.({ sink: sink.name, recovered: true });
-    outcome.ms = clock.now() - started;
+    outcome.settledAtMs = clock.now();
+    outcome.ms = outcome.settledAtMs - started;
     return { outcome, deadLetters, acked };
   }
 }

@@ -35,6 +35,8 @@ const DDL = [
    FROM engagement_facts GROUP BY ALL`,
 ];
 
+const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
 /** Errors that say the file cannot be written right now (locked by another process, read-only, disk full). */
 function classifyDuckDBError(error: unknown, path: string): AppError {
   if (error instanceof AppError) return error;
@@ -46,7 +48,8 @@ function classifyDuckDBError(error: unknown, path: string): AppError {
       { cause: error },
     );
   const code = (error as { code?: string })?.code ?? '';
-  if (/^E(NOTDIR|NOENT|ROFS|ACCES|PERM|NOSPC|DQUOT|IO)$/.test(code) || /IO Error|Read-only|read-only|Permission denied|No space left|disk|Cannot open|not a directory|invalidated|FATAL/i.test(message))
+  // EEXIST: mkdir found a file where the warehouse's directory should be; someone can move it, so retrying helps.
+  if (/^E(NOTDIR|NOENT|EXIST|ROFS|ACCES|PERM|NOSPC|DQUOT|IO)$/.test(code) || /IO Error|Read-only|read-only|Permission denied|No space left|disk|Cannot open|not a directory|invalidated|FATAL/i.test(message))
     return transient('warehouse_unavailable', `Cannot write the DuckDB warehouse ${path}: ${message}. Free disk space or make the directory writable; the batch will be retried.`, { cause: error });
   return terminal('warehouse_failed', `The DuckDB warehouse ${path} refused the write: ${message}`, error);
 }
@@ -84,8 +87,13 @@ export class DuckDBWarehouse implements Warehouse {
     this.opening ??= (async () => {
       try {
         mkdirSync(dirname(this.options.path), { recursive: true });
-        const instance = await DuckDBInstance.create(this.options.path, { autoinstall_known_extensions: 'false' });
+        const instance = await DuckDBInstance.create(this.options.path, { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
         const c = await instance.connect();
+        // The warehouse touches only its own files: the database and its WAL (which DuckDB keeps allowed) and its
+        // spill directory. No other file, no network, and nothing later may loosen that.
+        const spill = `${this.options.path}.tmp`;
+        for (const sql of [`SET temp_directory = ${quote(spill)}`, `SET allowed_directories = [${quote(`${spill}/`)}]`, 'SET enable_external_access = false', 'SET lock_configuration = true'])
+          await c.run(sql);
         for (const ddl of DDL) await c.run(ddl);
         await c.run(`CREATE TEMP TABLE IF NOT EXISTS engagement_facts_staging AS SELECT ${FACT_COLUMNS.join(', ')} FROM engagement_facts LIMIT 0`);
         this.instance = instance;
