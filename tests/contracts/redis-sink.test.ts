@@ -4,6 +4,7 @@ import { liveKeys } from '../../src/features/engagement/keys.ts';
 import { RedisEngagementSink } from '../../src/features/engagement/redis-sink.ts';
 import { engagementEnvelope, SAMPLE_CONTENT } from '../helpers/engagement.ts';
 import { services, skipReason, uniqueName } from '../helpers/index.ts';
+import { deleteKeys } from '../helpers/redis.ts';
 import { sinkContract } from './sink-contract.ts';
 
 const CONTENT = SAMPLE_CONTENT;
@@ -39,12 +40,7 @@ sinkContract(
         return Object.assign(broken, { close: async () => dead.disconnect() });
       },
       async cleanup() {
-        let cursor = '0';
-        do {
-          const [next, keys] = await reader.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          if (keys.length) await reader.del(...keys);
-          cursor = next;
-        } while (cursor !== '0');
+        await deleteKeys(reader, prefix);
         redis.disconnect();
         reader.disconnect();
       },

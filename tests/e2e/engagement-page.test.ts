@@ -10,6 +10,7 @@ import { systemClock } from '../../src/platform/clock.ts';
 import { cleanupPipeline, pipelineEnv } from '../integration/engagement-fixture.ts';
 import { engagementEnvelope } from '../helpers/engagement.ts';
 import { ROOT, services, skipReason, testApp, uniqueName, waitFor, type TestApp } from '../helpers/index.ts';
+import { deleteKeys } from '../helpers/redis.ts';
 import { launchChromium, watchedPage } from '../helpers/web.ts';
 
 setDefaultTimeout(90_000);
@@ -38,8 +39,7 @@ describe.skipIf(!!skipReason('redis', 'chromium'))('engagement page over live ag
     await browser?.close();
     server?.stop(true);
     await t?.close();
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
+    await deleteKeys(redis, prefix);
     redis.disconnect();
   });
 

@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/platform/config.ts';
 import { dropReplication } from '../../src/features/engagement/cdc.ts';
 import { engagementNames, type EngagementNames } from '../../src/features/engagement/names.ts';
 import { services, uniqueName } from '../helpers/index.ts';
+import { deleteKeys } from '../helpers/redis.ts';
 
 /**
  * Unique names for one engagement test (schema, topics, group, Redis prefix, slot and publication) and the
@@ -60,12 +61,7 @@ export async function cleanupPipeline(names: EngagementNames, prefix: string) {
   }
   const redis = new Redis(services.redis!);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await deleteKeys(redis, prefix);
   } finally {
     redis.disconnect();
   }

@@ -8,18 +8,9 @@ import type { EngagementEvent } from '../../src/features/engagement/model.ts';
 import { RedisEngagementSink } from '../../src/features/engagement/redis-sink.ts';
 import { engagementEnvelope } from '../helpers/engagement.ts';
 import { services, skipReason, uniqueName } from '../helpers/index.ts';
+import { deleteKeys } from '../helpers/redis.ts';
 
 setDefaultTimeout(30_000);
-
-/** Everything under the prefix goes, as when a Redis without persistence restarts. */
-async function wipe(redis: Redis, prefix: string) {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
 
 async function totalEvents(redis: Redis, prefix: string) {
   let cursor = '0';
@@ -36,7 +27,7 @@ describe.skipIf(!!skipReason('redis'))('live aggregates after Redis loses its da
   const prefix = `${uniqueName('rebuild')}:`;
   const redis = services.redis ? new Redis(services.redis) : undefined!;
   afterAll(async () => {
-    await wipe(redis, prefix);
+    await deleteKeys(redis, prefix);
     redis.disconnect();
   });
 
@@ -62,8 +53,8 @@ describe.skipIf(!!skipReason('redis'))('live aggregates after Redis loses its da
     // A batch acknowledged by Redis but not committed yet (the warehouse is still writing it)…
     const inFlight = [4, 5].map((n) => engagementEnvelope(n));
     expect((await sink.write(inFlight)).applied).toHaveLength(2);
-    // …then Redis restarts empty.
-    await wipe(redis, prefix);
+    // …then Redis restarts empty: everything under the prefix goes, as when a Redis without persistence restarts.
+    await deleteKeys(redis, prefix);
     expect(await sink.recheck(inFlight)).toEqual(inFlight.map((e) => e.id));
 
     // The next write finds no epoch: the window is rebuilt from the warehouse first.
