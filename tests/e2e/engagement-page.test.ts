@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import postgres from 'postgres';
 import type { Browser } from 'playwright-core';
 import { buildWorld, ensureCatalogue, insertEvents, spreadEvents } from '../../src/features/engagement/generator.ts';
 import { RedisEngagementSink } from '../../src/features/engagement/redis-sink.ts';
 import { createHandler } from '../../src/http.ts';
 import { systemClock } from '../../src/platform/clock.ts';
-import { cleanupPipeline, pipelineEnv } from '../integration/engagement-fixture.ts';
+import { pipelineEnv, startPipeline, type RunningPipeline } from '../integration/engagement-fixture.ts';
 import { engagementEnvelope } from '../helpers/engagement.ts';
-import { ROOT, services, skipReason, testApp, uniqueName, waitFor, type TestApp } from '../helpers/index.ts';
+import { ROOT, services, skipReason, testApp, uniqueName, type TestApp } from '../helpers/index.ts';
 import { deleteKeys } from '../helpers/redis.ts';
 import { launchChromium, watchedPage } from '../helpers/web.ts';
 
@@ -71,17 +70,16 @@ describe.skipIf(!!skipReason('redis', 'chromium'))('engagement page over live ag
 
 // The whole way: rows inserted in Postgres → CDC → Kafka → processor → Redis → SSE → the open page, no reload.
 describe.skipIf(!!skipReason('postgres', 'kafka', 'redis', 'chromium'))('engagement page with the pipeline running', () => {
-  const { env, names } = pipelineEnv();
+  let pipeline: RunningPipeline;
   let t: TestApp;
   let server: ReturnType<typeof Bun.serve>;
   let browser: Browser;
-  let sql: postgres.Sql;
+  let sql: RunningPipeline['sql'];
   const world = buildWorld({ seed: 11, contents: 12, users: 200 });
 
   beforeAll(async () => {
-    t = await testApp(env);
-    sql = postgres(services.postgres!, { onnotice: () => {}, max: 2, connection: { search_path: names.schema } });
-    await waitFor(async () => (await sql`SELECT active FROM pg_replication_slots WHERE slot_name = ${names.slot}`)[0]?.active, { timeoutMs: 60_000, what: 'the CDC relay to stream its slot' });
+    pipeline = await startPipeline(pipelineEnv());
+    ({ t, sql } = pipeline);
     await ensureCatalogue(sql, world);
     server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: createHandler(t.ctx, t.app), idleTimeout: 0 });
     browser = await launchChromium();
@@ -90,9 +88,7 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis', 'chromium'))('engagem
   afterAll(async () => {
     await browser?.close();
     server?.stop(true);
-    await t?.close();
-    await sql?.end();
-    await cleanupPipeline(names, env.REDIS_KEY_PREFIX!);
+    await pipeline?.close();
   });
 
   test('generated events appear on the open page within a few seconds, without a reload', async () => {

@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
-import postgres from 'postgres';
 import { ROOT } from '../../src/platform/context.ts';
 import { loadConfig } from '../../src/platform/config.ts';
 import { memoryLogger } from '../../src/platform/log.ts';
 import { runBackfill } from '../../src/features/engagement/backfill.ts';
 import { buildWorld, copyEvents, spreadEvents } from '../../src/features/engagement/generator.ts';
 import { pipelineOptions } from '../../src/features/engagement/options.ts';
-import { services, skipReason, testApp, waitFor, type TestApp } from '../helpers/index.ts';
+import { skipReason, waitFor, type TestApp } from '../helpers/index.ts';
 import { startRestReceiver, type RestReceiver } from '../helpers/rest-receiver.ts';
-import { cleanupPipeline, pipelineEnv } from './engagement-fixture.ts';
+import { pipelineEnv, startPipeline, type RunningPipeline } from './engagement-fixture.ts';
 
 setDefaultTimeout(120_000);
 
@@ -16,8 +15,9 @@ const range = { startDate: '2026-01-01', endDate: '2026-01-03', fromMs: Date.UTC
 
 describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('backfill from Postgres through every sink', () => {
   let receiver: RestReceiver;
+  let pipeline: RunningPipeline;
   let t: TestApp;
-  let sql: postgres.Sql;
+  let sql: RunningPipeline['sql'];
   const { env, names } = pipelineEnv({ ENGAGEMENT_PIPELINE: 'off', EXTERNAL_SINK_RETRIES: '1' });
   let options: ReturnType<typeof pipelineOptions>;
   let inRange: string[];
@@ -26,9 +26,8 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('backfill from Postg
     receiver = await startRestReceiver();
     options = pipelineOptions(loadConfig({ ...env, EXTERNAL_SINK_URL: receiver.url }));
     // The app only serves the API here (no streaming), to read the warehouse and the DLQ.
-    t = await testApp({ ...env, EXTERNAL_SINK_URL: receiver.url });
-    await t.ctx.stores.postgres!.migrate();
-    sql = postgres(services.postgres!, { onnotice: () => {}, max: 2, connection: { search_path: names.schema } });
+    pipeline = await startPipeline({ env: { ...env, EXTERNAL_SINK_URL: receiver.url }, names });
+    ({ t, sql } = pipeline);
     const world = buildWorld({ seed: 7, contents: 12, users: 200 });
     await sql`INSERT INTO content ${sql(world.catalogue)}`;
     await copyEvents(sql, spreadEvents(world, 900, range.fromMs, range.toMs));
@@ -43,11 +42,9 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('backfill from Postg
 
   afterAll(async () => {
     try {
-      await t?.close();
-      await sql?.end();
-      await receiver?.close();
+      await pipeline?.close();
     } finally {
-      await cleanupPipeline(names, env.REDIS_KEY_PREFIX!);
+      await receiver?.close();
     }
   }, 60_000);
 
@@ -105,23 +102,21 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('backfill from Postg
 describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('backfill while the stream runs', () => {
   const { env, names } = pipelineEnv({ CDC_HEARTBEAT_SECONDS: '1', EXTERNAL_SINK_RETRIES: '1' });
   let receiver: RestReceiver;
+  let pipeline: RunningPipeline;
   let t: TestApp;
-  let sql: postgres.Sql;
+  let sql: RunningPipeline['sql'];
 
   beforeAll(async () => {
     receiver = await startRestReceiver();
-    t = await testApp({ ...env, EXTERNAL_SINK_URL: receiver.url });
-    sql = postgres(services.postgres!, { onnotice: () => {}, max: 2, connection: { search_path: names.schema } });
-    await waitFor(async () => (await sql`SELECT active FROM pg_replication_slots WHERE slot_name = ${names.slot}`)[0]?.active, { timeoutMs: 60_000, what: 'the CDC relay to stream its slot' });
+    pipeline = await startPipeline({ env: { ...env, EXTERNAL_SINK_URL: receiver.url }, names });
+    ({ t, sql } = pipeline);
   }, 90_000);
 
   afterAll(async () => {
     try {
-      await t?.close();
-      await sql?.end();
-      await receiver?.close();
+      await pipeline?.close();
     } finally {
-      await cleanupPipeline(names, env.REDIS_KEY_PREFIX!);
+      await receiver?.close();
     }
   }, 60_000);
 

@@ -4,7 +4,7 @@ import postgres from 'postgres';
 import { liveKeys } from '../../src/features/engagement/keys.ts';
 import { services, skipReason, testApp, waitFor, type TestApp } from '../helpers/index.ts';
 import { tcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
-import { CONTENT, cleanupPipeline, committedOffsets, groupLag, insertContent, insertEvents, pipelineEnv, produceRaw, readTopic, user } from './engagement-fixture.ts';
+import { CONTENT, cleanupPipeline, committedOffsets, groupLag, insertContent, insertEvents, pipelineEnv, produceRaw, readTopic, startPipeline, user, waitForCdc, type RunningPipeline } from './engagement-fixture.ts';
 
 const skip = skipReason('postgres', 'kafka', 'redis');
 
@@ -14,30 +14,27 @@ const validMessage = (id: number, overrides: Record<string, unknown> = {}) =>
 describe.skipIf(!!skip)('engagement pipeline with bad inputs and a Redis outage', () => {
   let proxy: TcpProxy;
   let setup: ReturnType<typeof pipelineEnv>;
+  let pipeline: RunningPipeline;
   let t: TestApp;
-  let sql: postgres.Sql;
+  let sql: RunningPipeline['sql'];
   let redis: Redis;
 
   beforeAll(async () => {
     const [host, port] = ['127.0.0.1', Number(new URL(services.redis!).port || 6379)];
     proxy = await tcpProxy({ host, port });
     setup = pipelineEnv({ REDIS_URL: proxy.url('redis') });
-    t = await testApp(setup.env);
-    await t.ctx.stores.postgres!.migrate();
-    sql = postgres(services.postgres!, { onnotice: () => {}, max: 2, connection: { search_path: setup.names.schema } });
+    pipeline = await startPipeline(setup);
+    ({ t, sql } = pipeline);
     redis = new Redis(services.redis!);
-    await waitFor(async () => (await sql`SELECT active FROM pg_replication_slots WHERE slot_name = ${setup.names.slot}`)[0]?.active, { timeoutMs: 60_000, what: 'the CDC relay to stream its slot' });
     await insertContent(sql, Object.values(CONTENT));
   }, 90_000);
 
   afterAll(async () => {
+    redis?.disconnect();
     try {
-      await t?.close();
-      await sql?.end();
-      redis?.disconnect();
-      await proxy?.stop();
+      await pipeline?.close();
     } finally {
-      if (setup) await cleanupPipeline(setup.names, setup.env.REDIS_KEY_PREFIX!);
+      await proxy?.stop();
     }
   }, 60_000);
 
@@ -152,7 +149,7 @@ describe.skipIf(!!skip)('engagement pipeline when Kafka is unreachable at start'
       await proxy.start();
       await waitFor(async () => (await t.json('/health')).status === 200, { timeoutMs: 90_000, what: 'health to recover' });
       await t.ctx.stores.postgres!.migrate();
-      await waitFor(async () => (await sql`SELECT active FROM pg_replication_slots WHERE slot_name = ${setup.names.slot}`)[0]?.active, { timeoutMs: 60_000, what: 'the CDC relay to stream' });
+      await waitForCdc(sql, setup.names);
       await insertContent(sql, [CONTENT.podcast]);
       await insertEvents(sql, [{ content_id: CONTENT.podcast.id, user_id: user(1), event_type: 'finish', duration_ms: 300_000 }]);
       await waitFor(async () => (await t.json(`/content/${CONTENT.podcast.id}/stats`)).body.counts?.finish === 1, { timeoutMs: 60_000, what: 'an event to flow after recovery' });

@@ -1,29 +1,23 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
-import postgres from 'postgres';
-import { services, skipReason, testApp, waitFor, type TestApp } from '../helpers/index.ts';
-import { CONTENT, cleanupPipeline, insertContent, insertEvents, pipelineEnv, user } from './engagement-fixture.ts';
+import { skipReason, waitFor, type TestApp } from '../helpers/index.ts';
+import { CONTENT, insertContent, insertEvents, pipelineEnv, startPipeline, user, type RunningPipeline } from './engagement-fixture.ts';
 
 setDefaultTimeout(60_000);
 
 describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('the pipeline with WAREHOUSE=duckdb', () => {
   const { env, names } = pipelineEnv({ WAREHOUSE: 'duckdb', CDC_HEARTBEAT_SECONDS: '1' });
+  let pipeline: RunningPipeline;
   let t: TestApp;
-  let sql: postgres.Sql;
+  let sql: RunningPipeline['sql'];
 
   beforeAll(async () => {
-    t = await testApp(env);
-    sql = postgres(services.postgres!, { onnotice: () => {}, max: 2, connection: { search_path: names.schema } });
-    await waitFor(async () => (await sql`SELECT active FROM pg_replication_slots WHERE slot_name = ${names.slot}`)[0]?.active, { timeoutMs: 60_000, what: 'the CDC relay to stream its slot' });
+    pipeline = await startPipeline({ env, names });
+    ({ t, sql } = pipeline);
     await insertContent(sql, Object.values(CONTENT));
   }, 90_000);
 
   afterAll(async () => {
-    try {
-      await t?.close();
-      await sql?.end();
-    } finally {
-      await cleanupPipeline(names, env.REDIS_KEY_PREFIX!);
-    }
+    await pipeline?.close();
   }, 60_000);
 
   test('the processor worker owns the file and the API reads the views through it', async () => {

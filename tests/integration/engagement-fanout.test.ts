@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
-import postgres from 'postgres';
-import { services, skipReason, testApp, waitFor, type TestApp } from '../helpers/index.ts';
+import { skipReason, waitFor, type TestApp } from '../helpers/index.ts';
 import { startRestReceiver, type RestReceiver } from '../helpers/rest-receiver.ts';
-import { CONTENT, cleanupPipeline, insertContent, insertEvents, pipelineEnv, readTopic, user } from './engagement-fixture.ts';
+import { CONTENT, insertContent, insertEvents, pipelineEnv, readTopic, startPipeline, user, type RunningPipeline } from './engagement-fixture.ts';
 
 setDefaultTimeout(60_000);
 
@@ -11,8 +10,9 @@ const auth = { authorization: `Bearer ${KEY}` };
 
 describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('fan-out to Redis, the warehouse and the REST endpoint, with the DLQ', () => {
   let receiver: RestReceiver;
+  let pipeline: RunningPipeline;
   let t: TestApp;
-  let sql: postgres.Sql;
+  let sql: RunningPipeline['sql'];
   let ids: { good: string[]; poison: string };
   const { env, names } = pipelineEnv({ EXTERNAL_SINK_RETRIES: '1', API_KEY: KEY });
 
@@ -20,10 +20,8 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('fan-out to Redis, t
     receiver = await startRestReceiver();
     // The external system refuses this one event whatever batch carries it.
     receiver.behaviour.reject = (e) => e.device === 'poison';
-    t = await testApp({ ...env, EXTERNAL_SINK_URL: receiver.url });
-    await t.ctx.stores.postgres!.migrate();
-    sql = postgres(services.postgres!, { onnotice: () => {}, max: 2, connection: { search_path: names.schema } });
-    await waitFor(async () => (await sql`SELECT active FROM pg_replication_slots WHERE slot_name = ${names.slot}`)[0]?.active, { timeoutMs: 60_000, what: 'the CDC relay to stream its slot' });
+    pipeline = await startPipeline({ env: { ...env, EXTERNAL_SINK_URL: receiver.url }, names });
+    ({ t, sql } = pipeline);
     await insertContent(sql, Object.values(CONTENT));
     const { podcast, newsletter } = CONTENT;
     await insertEvents(sql, [
@@ -36,11 +34,9 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('fan-out to Redis, t
 
   afterAll(async () => {
     try {
-      await t?.close();
-      await sql?.end();
-      await receiver?.close();
+      await pipeline?.close();
     } finally {
-      await cleanupPipeline(names, env.REDIS_KEY_PREFIX!);
+      await receiver?.close();
     }
   }, 60_000);
 

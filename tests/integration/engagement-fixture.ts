@@ -4,7 +4,7 @@ import postgres from 'postgres';
 import { loadConfig } from '../../src/platform/config.ts';
 import { dropReplication } from '../../src/features/engagement/cdc.ts';
 import { engagementNames, type EngagementNames } from '../../src/features/engagement/names.ts';
-import { services, uniqueName } from '../helpers/index.ts';
+import { services, testApp, uniqueName, waitFor, type TestApp } from '../helpers/index.ts';
 import { deleteKeys } from '../helpers/redis.ts';
 
 /**
@@ -65,6 +65,41 @@ export async function cleanupPipeline(names: EngagementNames, prefix: string) {
   } finally {
     redis.disconnect();
   }
+}
+
+export async function waitForCdc(sql: postgres.Sql, names: EngagementNames) {
+  await waitFor(async () => (await sql`SELECT active FROM pg_replication_slots WHERE slot_name = ${names.slot}`)[0]?.active, { timeoutMs: 60_000, what: 'the CDC relay to stream its slot' });
+}
+
+export type RunningPipeline = { t: TestApp; sql: postgres.Sql; close(): Promise<void> };
+
+/**
+ * The app on `env` and a client on the test's schema (as `env.DATABASE_URL`), once the source tables are there:
+ * the CDC relay migrates them before it streams its slot; with ENGAGEMENT_PIPELINE=off nothing would, so this does.
+ * close() stops both and then removes everything the test created, even when stopping failed. A start that fails
+ * cleans up as well, since the caller never gets anything to close.
+ */
+export async function startPipeline({ env, names }: { env: Record<string, string>; names: EngagementNames }): Promise<RunningPipeline> {
+  let t: TestApp | undefined;
+  const sql = postgres(env.DATABASE_URL!, { onnotice: () => {}, max: 2, connection: { search_path: names.schema } });
+  const close = async () => {
+    try {
+      await t?.close();
+      await sql.end();
+    } finally {
+      await cleanupPipeline(names, env.REDIS_KEY_PREFIX!);
+    }
+  };
+  try {
+    t = await testApp(env);
+    if (env.ENGAGEMENT_PIPELINE === 'off') await t.ctx.stores.postgres!.migrate();
+    else await waitForCdc(sql, names);
+  } catch (e) {
+    // The start's own error says what went wrong; a failure while cleaning up after it would hide it.
+    await close().catch(() => {});
+    throw e;
+  }
+  return { t, sql, close };
 }
 
 export const CONTENT = {

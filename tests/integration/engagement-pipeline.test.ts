@@ -1,35 +1,28 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import postgres from 'postgres';
 import Redis from 'ioredis';
 import { ConfigResourceTypes } from 'kafkajs';
 import { CDC_WORKER, PROCESSOR_WORKER, spawnPipelineWorker } from '../../src/features/engagement/index.ts';
 import { liveKeys } from '../../src/features/engagement/keys.ts';
-import { services, skipReason, testApp, waitFor, type TestApp } from '../helpers/index.ts';
-import { CONTENT, cleanupPipeline, insertContent, insertEvents, kafkaAdminClient, pipelineEnv, user } from './engagement-fixture.ts';
+import { services, skipReason, waitFor, type TestApp } from '../helpers/index.ts';
+import { CONTENT, insertContent, insertEvents, kafkaAdminClient, pipelineEnv, startPipeline, user, type RunningPipeline } from './engagement-fixture.ts';
 
 describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('engagement pipeline from Postgres to Redis on the real services', () => {
   const { env, names } = pipelineEnv({ CDC_HEARTBEAT_SECONDS: '1' });
+  let pipeline: RunningPipeline;
   let t: TestApp;
-  let sql: postgres.Sql;
+  let sql: RunningPipeline['sql'];
   let redis: Redis;
 
   beforeAll(async () => {
-    t = await testApp(env);
-    await t.ctx.stores.postgres!.migrate();
-    sql = postgres(services.postgres!, { onnotice: () => {}, max: 2, connection: { search_path: names.schema } });
+    pipeline = await startPipeline({ env, names });
+    ({ t, sql } = pipeline);
     redis = new Redis(services.redis!);
-    await waitFor(async () => (await sql`SELECT active FROM pg_replication_slots WHERE slot_name = ${names.slot}`)[0]?.active, { timeoutMs: 60_000, what: 'the CDC relay to stream its slot' });
     await insertContent(sql, Object.values(CONTENT));
   }, 90_000);
 
   afterAll(async () => {
-    try {
-      await t?.close();
-      await sql?.end();
-      redis?.disconnect();
-    } finally {
-      await cleanupPipeline(names, env.REDIS_KEY_PREFIX!);
-    }
+    redis?.disconnect();
+    await pipeline?.close();
   }, 60_000);
 
   test('rows inserted in Postgres show in /top-content and /content/:id/stats with exact figures', async () => {

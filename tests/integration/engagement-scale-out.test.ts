@@ -6,7 +6,7 @@ import { services, skipReason, tempDir, waitFor } from '../helpers/index.ts';
 import { startRestReceiver, type RestReceiver } from '../helpers/rest-receiver.ts';
 import { generate, PipelineProcess } from '../faults/processes.ts';
 import { partitionLag, printTable, sinkCounts } from '../faults/verify.ts';
-import { cleanupPipeline, pipelineEnv } from './engagement-fixture.ts';
+import { cleanupPipeline, pipelineEnv, waitForCdc } from './engagement-fixture.ts';
 
 setDefaultTimeout(120_000);
 
@@ -46,7 +46,7 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('two processor proce
     b.start();
     sql = postgres(services.postgres!, { onnotice: () => {}, max: 2 });
     redis = new Redis(services.redis!);
-    await waitFor(async () => (await sql`SELECT active FROM pg_replication_slots WHERE slot_name = ${names.slot}`)[0]?.active, { timeoutMs: 60_000, what: 'the CDC relay to stream its slot' });
+    await waitForCdc(sql, names);
     await waitFor(async () => {
       const m = await membership(names.group);
       return m.length === 2 && m.every((n) => n === 3);

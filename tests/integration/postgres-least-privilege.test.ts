@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import postgres from 'postgres';
-import { services, skipReason, testApp, uniqueName, waitFor, type TestApp } from '../helpers/index.ts';
-import { CONTENT, cleanupPipeline, insertContent, insertEvents, pipelineEnv, user } from './engagement-fixture.ts';
+import { services, skipReason, uniqueName, waitFor, type TestApp } from '../helpers/index.ts';
+import { CONTENT, insertContent, insertEvents, pipelineEnv, startPipeline, user, type RunningPipeline } from './engagement-fixture.ts';
 
 /**
  * The README's least-privilege recipe, followed to the letter: a role that is not a superuser, with REPLICATION
@@ -16,24 +16,22 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('the service runs as
   url.username = role;
   url.password = 'lp-secret';
   const { env, names } = pipelineEnv({ DATABASE_URL: url.toString(), CDC_HEARTBEAT_SECONDS: '1' });
+  let pipeline: RunningPipeline;
   let t: TestApp;
-  let sql: postgres.Sql;
+  let sql: RunningPipeline['sql'];
 
   beforeAll(async () => {
     // The recipe from the README's "Least privilege in Postgres".
     await admin.unsafe(`CREATE ROLE "${role}" LOGIN PASSWORD 'lp-secret' REPLICATION`);
     await admin.unsafe(`GRANT CONNECT, CREATE ON DATABASE "${database}" TO "${role}"`);
-    t = await testApp(env);
-    await t.ctx.stores.postgres!.migrate();
-    sql = postgres(url.toString(), { onnotice: () => {}, max: 2, connection: { search_path: names.schema } });
-    await waitFor(async () => (await admin`SELECT active FROM pg_replication_slots WHERE slot_name = ${names.slot}`)[0]?.active, { timeoutMs: 60_000, what: 'the CDC relay to stream its slot' });
+    // The client connects as the role too (env's DATABASE_URL).
+    pipeline = await startPipeline({ env, names });
+    ({ t, sql } = pipeline);
   }, 90_000);
 
   afterAll(async () => {
     try {
-      await t?.close();
-      await sql?.end();
-      await cleanupPipeline(names, env.REDIS_KEY_PREFIX!);
+      await pipeline?.close();
     } finally {
       await admin.unsafe(`DROP OWNED BY "${role}" CASCADE`).catch(() => {});
       await admin.unsafe(`DROP ROLE IF EXISTS "${role}"`).catch(() => {});

@@ -1,9 +1,8 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test';
-import postgres from 'postgres';
 
 setDefaultTimeout(60_000);
-import { services, skipReason, testApp, waitFor } from '../helpers/index.ts';
-import { CONTENT, cleanupPipeline, insertContent, insertEvents, pipelineEnv, user } from './engagement-fixture.ts';
+import { skipReason, testApp, waitFor } from '../helpers/index.ts';
+import { CONTENT, insertContent, insertEvents, pipelineEnv, startPipeline, user } from './engagement-fixture.ts';
 
 /** A real OTLP/HTTP endpoint: the exporter posts protobuf or JSON to /v1/traces; bodies are kept as they came. */
 function startCollector() {
@@ -48,21 +47,18 @@ test('without an endpoint tracing is off and costs nothing', async () => {
 describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('tracing of the engagement pipeline', () => {
   test('a real processor batch (in its worker) is exported as an engagement.batch span', async () => {
     const { received, collector } = startCollector();
-    const { env, names } = pipelineEnv({ CDC_HEARTBEAT_SECONDS: '1', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}` });
-    const t = await testApp(env);
-    const sql = postgres(services.postgres!, { onnotice: () => {}, max: 1, connection: { search_path: names.schema } });
     try {
-      await t.ctx.stores.postgres!.migrate();
-      await waitFor(async () => (await sql`SELECT active FROM pg_replication_slots WHERE slot_name = ${names.slot}`)[0]?.active, { timeoutMs: 60_000, what: 'the CDC relay to stream its slot' });
-      await insertContent(sql, [CONTENT.podcast]);
-      await insertEvents(sql, [{ content_id: CONTENT.podcast.id, user_id: user(1), event_type: 'play', duration_ms: null }]);
-      const text = () => received.map((r) => new TextDecoder('latin1').decode(r)).join('\n');
-      await waitFor(() => text().includes('engagement.batch'), { what: 'an engagement.batch span from the processor worker', timeoutMs: 45_000 });
-      expect(text()).toContain('engagement.batch');
+      const { sql, close } = await startPipeline(pipelineEnv({ CDC_HEARTBEAT_SECONDS: '1', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}` }));
+      try {
+        await insertContent(sql, [CONTENT.podcast]);
+        await insertEvents(sql, [{ content_id: CONTENT.podcast.id, user_id: user(1), event_type: 'play', duration_ms: null }]);
+        const text = () => received.map((r) => new TextDecoder('latin1').decode(r)).join('\n');
+        await waitFor(() => text().includes('engagement.batch'), { what: 'an engagement.batch span from the processor worker', timeoutMs: 45_000 });
+        expect(text()).toContain('engagement.batch');
+      } finally {
+        await close();
+      }
     } finally {
-      await t.close();
-      await sql.end();
-      await cleanupPipeline(names, env.REDIS_KEY_PREFIX!);
       collector.stop(true);
     }
   }, 90_000);
