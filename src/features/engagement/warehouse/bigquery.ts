@@ -1,11 +1,10 @@
 import { systemClock, type Clock } from '../../../platform/clock.ts';
 import { AppError, errorMessage, terminal, transient } from '../../../platform/errors.ts';
-import { MicroBatcher } from '../../../platform/stream/batcher.ts';
 import { emptyResult, type SinkResult } from '../../../platform/stream/sink.ts';
 import type { Envelope } from '../../../platform/stream/types.ts';
 import type { EngagementEvent } from '../model.ts';
 import { BigQueryClient, type QueryParam } from './bigquery-client.ts';
-import { eventOfFact, type DailyRow, type Fact, type FactOutcome, resultOf, flushFacts, type HourlyRow, type Stored, summaryOf, type WarehouseQuery } from './facts.ts';
+import { eventOfFact, type DailyRow, type Fact, type FactWriter, factWriter, type HourlyRow, type Stored, summaryOf, type WarehouseQuery } from './facts.ts';
 import { WAREHOUSE_SINK, type Warehouse } from './warehouse.ts';
 
 export type BigQueryWarehouseOptions = {
@@ -43,18 +42,21 @@ export class BigQueryWarehouse implements Warehouse {
   readonly name = WAREHOUSE_SINK;
   readonly kind = 'bigquery';
   private readonly client: BigQueryClient;
-  private readonly batcher: MicroBatcher<Envelope<EngagementEvent>, FactOutcome>;
+  private readonly facts: FactWriter;
   private prepared: Promise<void> | undefined;
 
   constructor(private options: BigQueryWarehouseOptions) {
     this.client = new BigQueryClient({ apiUrl: options.apiUrl, projectId: options.projectId, credentialsFile: options.credentialsFile, clock: options.clock });
-    this.batcher = new MicroBatcher({
-      maxItems: options.flushRows,
-      maxWaitMs: options.flushIntervalMs,
-      clock: options.clock ?? systemClock,
-      flush: (items) => flushFacts(items, (facts) => this.insert(facts)),
-      // A partition whose batch waits behind another's flush would stall: a few flushes may run at once.
+    this.facts = factWriter({
+      ...options,
       maxConcurrentFlushes: 2,
+      store: (facts) => this.insert(facts),
+      failed: (error) => {
+        const classified = classify(error);
+        // A table removed under us is created again on the next attempt.
+        if (classified.code === 'bigquery_not_found') this.prepared = undefined;
+        return classified;
+      },
     });
   }
 
@@ -92,16 +94,7 @@ export class BigQueryWarehouse implements Warehouse {
   async write(batch: Envelope<EngagementEvent>[]): Promise<SinkResult> {
     if (!batch.length) return emptyResult();
     await this.prepare();
-    let outcomes: FactOutcome[];
-    try {
-      outcomes = await this.batcher.submit(batch);
-    } catch (error) {
-      const classified = classify(error);
-      // A table removed under us is created again on the next attempt.
-      if (classified.code === 'bigquery_not_found') this.prepared = undefined;
-      throw classified;
-    }
-    return resultOf(batch, outcomes);
+    return this.facts.write(batch);
   }
 
   private async insert(facts: Fact[]): Promise<Stored> {
@@ -214,7 +207,7 @@ export class BigQueryWarehouse implements Warehouse {
   }
 
   async close() {
-    await this.batcher.drain().catch(() => {});
+    await this.facts.drain().catch(() => {});
   }
 }
 

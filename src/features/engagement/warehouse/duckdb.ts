@@ -1,13 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { systemClock, type Clock } from '../../../platform/clock.ts';
+import type { Clock } from '../../../platform/clock.ts';
 import { AppError, errorMessage, terminal, transient } from '../../../platform/errors.ts';
-import { MicroBatcher } from '../../../platform/stream/batcher.ts';
 import { emptyResult, type SinkResult } from '../../../platform/stream/sink.ts';
 import type { Envelope } from '../../../platform/stream/types.ts';
 import type { EngagementEvent } from '../model.ts';
-import { eventOfFact, FACT_COLUMNS, flushFacts, summaryOf, type DailyRow, type Fact, type FactOutcome, resultOf, type HourlyRow, type WarehouseQuery } from './facts.ts';
+import { eventOfFact, FACT_COLUMNS, factWriter, summaryOf, type DailyRow, type Fact, type FactWriter, type HourlyRow, type WarehouseQuery } from './facts.ts';
 import { WAREHOUSE_SINK, type Warehouse } from './warehouse.ts';
 
 const measures = `
@@ -67,14 +66,18 @@ export class DuckDBWarehouse implements Warehouse {
   private instance: DuckDBInstance | undefined;
   private writer: DuckDBConnection | undefined;
   private opening: Promise<DuckDBConnection> | undefined;
-  private readonly batcher: MicroBatcher<Envelope<EngagementEvent>, FactOutcome>;
+  private readonly facts: FactWriter;
 
   constructor(private options: { path: string; flushRows: number; flushIntervalMs: number; clock?: Clock }) {
-    this.batcher = new MicroBatcher({
-      maxItems: options.flushRows,
-      maxWaitMs: options.flushIntervalMs,
-      clock: options.clock ?? systemClock,
-      flush: (items) => flushFacts(items, async (facts) => ({ inserted: await this.insert(facts) })),
+    // One flush at a time: DuckDB takes one writer.
+    this.facts = factWriter({
+      ...options,
+      store: async (facts) => ({ inserted: await this.insert(facts) }),
+      failed: (error) => {
+        const classified = classifyDuckDBError(error, options.path);
+        if (classified.retryable) this.reset();
+        return classified;
+      },
     });
   }
 
@@ -126,15 +129,7 @@ export class DuckDBWarehouse implements Warehouse {
 
   async write(batch: Envelope<EngagementEvent>[]): Promise<SinkResult> {
     if (!batch.length) return emptyResult();
-    let outcomes: FactOutcome[];
-    try {
-      outcomes = await this.batcher.submit(batch);
-    } catch (error) {
-      const classified = classifyDuckDBError(error, this.options.path);
-      if (classified.retryable) this.reset();
-      throw classified;
-    }
-    return resultOf(batch, outcomes);
+    return this.facts.write(batch);
   }
 
   private async insert(facts: Fact[]): Promise<Set<string>> {
@@ -247,7 +242,7 @@ export class DuckDBWarehouse implements Warehouse {
   }
 
   async close() {
-    await this.batcher.drain().catch(() => {});
+    await this.facts.drain().catch(() => {});
     this.reset();
   }
 }

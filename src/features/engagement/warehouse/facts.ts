@@ -1,3 +1,5 @@
+import type { Clock } from '../../../platform/clock.ts';
+import { MicroBatcher } from '../../../platform/stream/batcher.ts';
 import { emptyResult, type SinkResult } from '../../../platform/stream/sink.ts';
 import { terminal, type AppError } from '../../../platform/errors.ts';
 import type { Envelope } from '../../../platform/stream/types.ts';
@@ -96,7 +98,7 @@ export type FactOutcome = 'applied' | 'duplicate' | AppError;
  * The sink result of a batch from one outcome per envelope, reporting each id once (a caller that passed one id
  * twice gets it once; FanOut hands over unique ids anyway).
  */
-export function resultOf(batch: readonly { id: string }[], outcomes: readonly FactOutcome[]): SinkResult {
+function resultOf(batch: readonly { id: string }[], outcomes: readonly FactOutcome[]): SinkResult {
   const result = emptyResult();
   const seen = new Set<string>();
   outcomes.forEach((o, i) => {
@@ -117,7 +119,7 @@ export function resultOf(batch: readonly { id: string }[], outcomes: readonly Fa
  */
 export type Stored = { inserted: Set<string>; rejected?: Map<string, AppError> };
 
-export async function flushFacts(items: Envelope<EngagementEvent>[], store: (facts: Fact[]) => Promise<Stored>): Promise<FactOutcome[]> {
+async function flushFacts(items: Envelope<EngagementEvent>[], store: (facts: Fact[]) => Promise<Stored>): Promise<FactOutcome[]> {
   const outcomes: FactOutcome[] = new Array(items.length);
   const unique = new Map<string, number>();
   const facts: Fact[] = [];
@@ -144,6 +146,43 @@ export async function flushFacts(items: Envelope<EngagementEvent>[], store: (fac
     if (first && first !== 'applied' && first !== 'duplicate') outcomes[i] = first;
   });
   return outcomes;
+}
+
+export type FactWriter = { write(batch: Envelope<EngagementEvent>[]): Promise<SinkResult>; drain(): Promise<void> };
+
+/**
+ * What every warehouse puts in front of its store: the envelopes of concurrent writers gather into one flush of
+ * `flushRows` facts at most (or what waited `flushIntervalMs`), which `store` writes once per id. A partition whose
+ * batch waits behind another's flush would stall, so a store that takes several writers lets a few flushes run at
+ * once (`maxConcurrentFlushes`, 1 by default). A failed flush fails each of its writes with `failed(error)`.
+ */
+export function factWriter(options: {
+  flushRows: number;
+  flushIntervalMs: number;
+  clock?: Clock;
+  maxConcurrentFlushes?: number;
+  store(facts: Fact[]): Promise<Stored>;
+  failed(error: unknown): AppError;
+}): FactWriter {
+  const batcher = new MicroBatcher({
+    maxItems: options.flushRows,
+    maxWaitMs: options.flushIntervalMs,
+    clock: options.clock,
+    maxConcurrentFlushes: options.maxConcurrentFlushes,
+    flush: (items: Envelope<EngagementEvent>[]) => flushFacts(items, options.store),
+  });
+  return {
+    async write(batch) {
+      let outcomes: FactOutcome[];
+      try {
+        outcomes = await batcher.submit(batch);
+      } catch (error) {
+        throw options.failed(error);
+      }
+      return resultOf(batch, outcomes);
+    },
+    drain: () => batcher.drain(),
+  };
 }
 
 /** Daily or hourly measures of one content, as the warehouse API answers them. */

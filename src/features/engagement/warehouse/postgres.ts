@@ -1,13 +1,12 @@
 import { join } from 'node:path';
-import { systemClock, type Clock } from '../../../platform/clock.ts';
+import type { Clock } from '../../../platform/clock.ts';
 import { ROOT } from '../../../platform/context.ts';
 import { AppError, errorMessage, terminal, transient } from '../../../platform/errors.ts';
 import { isTransientPostgresError, openPostgres, type PostgresStore, type Sql } from '../../../platform/stores/postgres.ts';
-import { MicroBatcher } from '../../../platform/stream/batcher.ts';
 import { emptyResult, type SinkResult } from '../../../platform/stream/sink.ts';
 import type { Envelope } from '../../../platform/stream/types.ts';
 import type { EngagementEvent } from '../model.ts';
-import { eventOfFact, FACT_COLUMNS, flushFacts, summaryOf, type DailyRow, type Fact, type FactOutcome, resultOf, type HourlyRow, type Stored, type WarehouseQuery } from './facts.ts';
+import { eventOfFact, FACT_COLUMNS, factWriter, summaryOf, type DailyRow, type Fact, type FactWriter, type HourlyRow, type Stored, type WarehouseQuery } from './facts.ts';
 import { WAREHOUSE_SINK, type Warehouse } from './warehouse.ts';
 
 export type PostgresWarehouseOptions = {
@@ -42,20 +41,13 @@ export class PostgresWarehouse implements Warehouse {
   readonly name = WAREHOUSE_SINK;
   readonly kind = 'postgres';
   private readonly store: PostgresStore;
-  private readonly batcher: MicroBatcher<Envelope<EngagementEvent>, FactOutcome>;
+  private readonly facts: FactWriter;
   private readonly timeoutMs: number;
 
   constructor(private options: PostgresWarehouseOptions) {
     this.timeoutMs = options.statementTimeoutMs ?? 30_000;
     this.store = openPostgres({ url: options.url, schema: options.schema, migrationsDir: join(ROOT, 'db/warehouse'), max: options.maxConnections ?? 4 });
-    this.batcher = new MicroBatcher({
-      maxItems: options.flushRows,
-      maxWaitMs: options.flushIntervalMs,
-      clock: options.clock ?? systemClock,
-      flush: (items) => flushFacts(items, (facts) => this.insert(facts)),
-      // A partition whose batch waits behind another's flush would stall: a few flushes may run at once.
-      maxConcurrentFlushes: 3,
-    });
+    this.facts = factWriter({ ...options, maxConcurrentFlushes: 3, store: (facts) => this.insert(facts), failed: (error) => this.classify(error, 'store facts') });
   }
 
   get sql(): Sql {
@@ -73,13 +65,7 @@ export class PostgresWarehouse implements Warehouse {
   async write(batch: Envelope<EngagementEvent>[]): Promise<SinkResult> {
     if (!batch.length) return emptyResult();
     await this.prepare();
-    let outcomes: FactOutcome[];
-    try {
-      outcomes = await this.batcher.submit(batch);
-    } catch (error) {
-      throw this.classify(error, 'store facts');
-    }
-    return resultOf(batch, outcomes);
+    return this.facts.write(batch);
   }
 
   /** Inserts facts (unique ids); answers the ids that were new. A data error isolates the bad rows one by one. */
@@ -186,7 +172,7 @@ export class PostgresWarehouse implements Warehouse {
   }
 
   async close() {
-    await this.batcher.drain().catch(() => {});
+    await this.facts.drain().catch(() => {});
     await this.store.close();
   }
 }
