@@ -12,6 +12,7 @@ import { validateSpec } from '../../src/features/streams/spec.ts';
 import { ManualClock, systemClock } from '../../src/platform/clock.ts';
 import { loadConfig } from '../../src/platform/config.ts';
 import { createLogger } from '../../src/platform/log.ts';
+import { removeCorner } from '../../tests/helpers/streams.ts';
 import type { BenchModule, BenchResult } from '../lib.ts';
 
 const KEYS = 1000;
@@ -140,15 +141,7 @@ const bench: BenchModule = {
         notes: `${total.toLocaleString('en-US')} records, ${partitions} partitions, commit every 1 s (results + state + offsets in one transaction), Redis latest values on`,
       });
     } finally {
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.deleteTopics({ topics: [id] }).catch(() => {});
-      await admin.disconnect();
-      await sql.unsafe(`DROP SCHEMA IF EXISTS ${id} CASCADE`);
-      await sql.end();
-      const keys = await redis.keys(`${id}:*`);
-      if (keys.length) await redis.del(...keys);
-      redis.disconnect();
+      await removeCorner({ id, kafka, sql, redis, topics: [id] });
     }
     return results;
   },

@@ -10,6 +10,23 @@ import { loadSpecFiles, validateSpec, type JobSpec } from '../../src/features/st
 import { systemClock } from '../../src/platform/clock.ts';
 import { memoryLogger } from '../../src/platform/log.ts';
 import { ROOT, services, uniqueName } from './index.ts';
+import { deleteKeys } from './redis.ts';
+
+/**
+ * Removes one private corner of the shared services (the topics it made, the schema `id`, the Redis keys under
+ * `id:`) and closes its clients.
+ */
+export async function removeCorner({ id, kafka, sql, redis, topics }: { id: string; kafka: Kafka; sql: postgres.Sql; redis: Redis; topics: string[] }) {
+  const admin = kafka.admin();
+  await admin.connect();
+  const existing = await admin.listTopics();
+  await admin.deleteTopics({ topics: topics.filter((t) => existing.includes(t)) }).catch(() => {});
+  await admin.disconnect();
+  await sql.unsafe(`DROP SCHEMA IF EXISTS ${id} CASCADE`);
+  await sql.end();
+  await deleteKeys(redis, `${id}:`);
+  redis.disconnect();
+}
 
 /** A private corner of the shared services for one test file: its own schema, topic prefix and Redis prefix. */
 export function streamServices() {
@@ -36,18 +53,7 @@ export function streamServices() {
     env(): Record<string, string> {
       return { DATABASE_URL: services.postgres!, DATABASE_SCHEMA: id, KAFKA_BOOTSTRAP_SERVERS: services.kafka!.join(','), REDIS_URL: services.redis!, REDIS_KEY_PREFIX: `${id}:` };
     },
-    async cleanup() {
-      const admin = kafka.admin();
-      await admin.connect();
-      const existing = await admin.listTopics();
-      await admin.deleteTopics({ topics: topics.filter((t) => existing.includes(t)) }).catch(() => {});
-      await admin.disconnect();
-      await sql.unsafe(`DROP SCHEMA IF EXISTS ${id} CASCADE`);
-      await sql.end();
-      const keys = await redis.keys(`${id}:*`);
-      if (keys.length) await redis.del(...keys);
-      redis.disconnect();
-    },
+    cleanup: () => removeCorner({ id, kafka, sql, redis, topics }),
   };
 }
 export type StreamServices = ReturnType<typeof streamServices>;
