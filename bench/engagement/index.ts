@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
+import { deleteKeys } from '../../tests/helpers/redis.ts';
 import { freePort, waitUp, type BenchModule, type BenchResult } from '../lib.ts';
 import { systemClock } from '../../src/platform/clock.ts';
 import { createLogger } from '../../src/platform/log.ts';
@@ -280,12 +281,7 @@ const bench: BenchModule = {
       const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(id));
       if (groups.length) await admin.deleteGroups(groups).catch(() => {});
       await admin.disconnect();
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${id}:*`, 'COUNT', 1000);
-        if (keys.length) await redis.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
+      await deleteKeys(redis, `${id}:`);
       redis.disconnect();
       await sql.end();
       rmSync(dataDir, { recursive: true, force: true });

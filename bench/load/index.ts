@@ -7,6 +7,7 @@ import postgres from 'postgres';
 import { dropReplication } from '../../src/features/engagement/cdc.ts';
 import { dlqTopicFor } from '../../src/platform/stream/dlq.ts';
 import { startFixtureServer } from '../../tests/helpers/fixtures.ts';
+import { deleteKeys } from '../../tests/helpers/redis.ts';
 import { startRestReceiver } from '../../tests/helpers/rest-receiver.ts';
 import { sinkCounts } from '../../tests/faults/verify.ts';
 import { buildIngestInput } from '../gdelt/index.ts';
@@ -192,12 +193,7 @@ const bench: BenchModule = {
       await admin.connect().catch(() => {});
       await admin.deleteTopics({ topics: [topics.events, topics.content, dlqTopicFor(topics.events)] }).catch(() => {});
       await admin.disconnect().catch(() => {});
-      for (let cursor = '0'; ; ) {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${id}:*`, 'COUNT', 1000);
-        if (keys.length) await redis.del(...keys);
-        cursor = next;
-        if (cursor === '0') break;
-      }
+      await deleteKeys(redis, `${id}:`);
       redis.disconnect();
       await sql.end();
       rmSync(dir, { recursive: true, force: true });
