@@ -9,7 +9,6 @@ import { errorHandler } from './platform/http/errors.ts';
 import { healthRoutes } from './platform/http/health.ts';
 import { metricsRoutes } from './platform/http/metrics.ts';
 import { instrument } from './platform/http/observe.ts';
-import { emptyQueryAsAbsent } from './platform/http/query.ts';
 import { web } from './platform/http/web.ts';
 import { engagement } from './features/engagement/index.ts';
 
@@ -21,7 +20,6 @@ export function createApp(ctx: AppContext) {
   return new Elysia()
     .use(origins ? cors({ origin: origins === '*' ? true : origins.split(','), allowedHeaders: ['content-type', 'authorization'] }) : new Elysia())
     .use(errorHandler(ctx))
-    .use(emptyQueryAsAbsent())
     .use(docs())
     .use(healthRoutes(ctx))
     .use(metricsRoutes(ctx))

@@ -8,11 +8,13 @@ import { countDeadLetters, deadLetterView, findDeadLetters } from './dead-letter
 import { DlqQuery, DlqReply, ReplayQuery, ReplayReply } from './model.ts';
 import { engagementNames } from './names.ts';
 import { replayDeadLetters } from './replay.ts';
+import { dropEmptyQuery } from '../../platform/http/query.ts';
 
 /** The dead-letter queue: list what the pipeline gave up on, and re-drive it. */
 export function dlqRoutes(ctx: AppContext, access: EngagementAccess) {
   const topic = engagementNames(ctx.config).dlqTopic;
   return new Elysia({ name: 'engagement.dlq' })
+    .onTransform(dropEmptyQuery)
     .get(
       '/dlq',
       async ({ query }) => {

@@ -5,6 +5,7 @@ import { errors } from '../../platform/http/schemas.ts';
 import { appliedTotal, contentStats, recentEvents, topContent, type LiveReader } from './live.ts';
 import { bucketOf } from './window.ts';
 import { ContentParams, ContentStatsReply, RecentEventsReply, RecentQuery, TopContentQuery, TopContentReply, WindowQuery } from './model.ts';
+import { dropEmptyQuery } from '../../platform/http/query.ts';
 
 /** How often the live feed looks at the applied-events counter (one Redis GET); a new ranking goes out when it moves. */
 const LIVE_POLL_MS = 1000;
@@ -45,6 +46,7 @@ export function engagementRoutes(ctx: AppContext) {
   };
 
   return new Elysia({ name: 'engagement.routes' })
+    .onTransform(dropEmptyQuery)
     .get('/top-content', ({ query }) => topContent(reader(), { limit: query.limit ?? 10, windowMinutes: windowOf(query.window_minutes), contentType: query.content_type }).catch(redisDown), {
       beforeHandle: ctx.limits.search,
       query: TopContentQuery,

@@ -5,6 +5,7 @@ import { errors } from '../../platform/http/schemas.ts';
 import type { EngagementAccess } from './access.ts';
 import { DailyReply, HourlyReply, WarehouseRangeQuery, type ContentType } from './model.ts';
 import type { WarehouseQuery } from './warehouse/facts.ts';
+import { dropEmptyQuery } from '../../platform/http/query.ts';
 
 const DAY_MS = 86_400_000;
 const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
@@ -32,6 +33,7 @@ export function warehouseRoutes(ctx: AppContext, access: EngagementAccess) {
     throw unavailable('warehouse_unavailable', `The warehouse did not answer (${(e as Error).message}); try again shortly.`, e);
   };
   return new Elysia({ name: 'engagement.warehouse' })
+    .onTransform(dropEmptyQuery)
     .get(
       '/warehouse/daily',
       async ({ query }) => {

@@ -6,11 +6,13 @@ import { errors } from '../../platform/http/schemas.ts';
 import { IdParams, Post, PostList, PostsQuery, Preview, PreviewQuery, Run, RunDetail, RunDetailQuery, RunList, RunQuery, RunsQuery, Stats } from './model.ts';
 import { getPost, listPosts, readStats } from './posts.ts';
 import type { EtlRunner } from './runner.ts';
+import { dropEmptyQuery } from '../../platform/http/query.ts';
 
 export function etlRoutes(ctx: AppContext, runner: EtlRunner) {
   const db = ctx.stores.sqlite.db;
   const search = ctx.limits.search;
   return new Elysia({ name: 'feature.etl' })
+    .onTransform(dropEmptyQuery)
     .post(
       '/etl/run',
       async ({ query, set }) => {

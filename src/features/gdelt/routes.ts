@@ -12,12 +12,14 @@ import {
 import { search } from './search.ts';
 import { getEvent, stats, timeline } from './stats.ts';
 import { t } from 'elysia';
+import { dropEmptyQuery } from '../../platform/http/query.ts';
 
 const tags = ['gdelt'];
 const MAX_BACKFILL_DAYS = 31;
 
 export const gdeltRoutes = (ctx: AppContext, g: GdeltService) =>
   new Elysia({ name: 'gdelt.routes' })
+    .onTransform(dropEmptyQuery)
     .post(
       '/api/v1/ingest/trigger',
       ({ query, set }) => {

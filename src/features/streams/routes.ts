@@ -7,6 +7,7 @@ import { errors } from '../../platform/http/schemas.ts';
 import type { StreamJobs } from './jobs.ts';
 import { DlqEntrySchema, JobDetailSchema, JobNameParams, JobStatusSchema, ResultsQuerySchema, ResultsSchema, toDlqDto } from './model.ts';
 import { JobSpecSchema } from './spec.ts';
+import { dropEmptyQuery } from '../../platform/http/query.ts';
 
 /** How often an idle live feed sends a comment line: under Bun.serve's 10 s idle timeout, and proxies' too. */
 const HEARTBEAT_MS = 5_000;
@@ -40,6 +41,7 @@ export function streamsRoutes(ctx: AppContext, jobs: () => Promise<StreamJobs>) 
   const specDoc = z.toJSONSchema(JobSpecSchema, { io: 'input', unrepresentable: 'any' });
 
   return new Elysia({ name: 'feature.streams', prefix: '/api/v1/streams' })
+    .onTransform(dropEmptyQuery)
     .get('/jobs', async () => ({ jobs: await (await jobs()).list() }), {
       response: { 200: t.Object({ jobs: t.Array(JobStatusSchema) }), ...errors(503) },
       detail: { summary: 'List stream jobs', description: 'State, lag per partition, watermark, open windows and counters of every job.', tags: ['streams'] },
