@@ -124,8 +124,8 @@ const bench: BenchModule = {
       while (Date.now() - started < durationS * 1000) {
         const elapsed = Date.now() - started;
         if (elapsed >= group * 60_000 && group < minutes) {
-          const from = new Date(startMs + group * perMinute * SLOT_MS).toISOString().slice(0, 16);
-          const to = new Date(startMs + ((group + 1) * perMinute - 1) * SLOT_MS).toISOString().slice(0, 16);
+          const from = new Date(startMs + group * perMinute * SLOT_MS).toISOString().replace(/[-:T]/g, "").slice(0, 14);
+          const to = new Date(startMs + ((group + 1) * perMinute - 1) * SLOT_MS).toISOString().replace(/[-:T]/g, "").slice(0, 14);
           const queued = await fetch(`${base}/api/v1/ingest/backfill?from=${from}&to=${to}`, { method: 'POST' });
           if (queued.status !== 202) throw new Error(`backfill ${from}..${to} was refused: ${queued.status} ${await queued.text()}`);
           jobs.push(((await queued.json()) as { job_id: number }).job_id);
