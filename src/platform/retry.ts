@@ -16,9 +16,9 @@ export type RetryOptions = {
 
 /**
  * Exponential backoff with full jitter (AWS architecture blog): the delay is uniform in [0, min(max, base·2^n)],
- * which spreads retries of many clients. A server's Retry-After (AppError.retryAfterMs) wins when given, up to
- * `maxDelayMs`: a server asking for an hour must not hold the caller for an hour (callers that would rather fail
- * than wait that long check `retryAfterMs` in `isRetryable`).
+ * which spreads retries of many clients. A server's Retry-After (AppError.retryAfterMs) wins when given; one longer
+ * than `maxDelayMs` ends the retries (a server asking for an hour must not hold the caller for an hour, and an
+ * earlier retry would be refused anyway).
  */
 export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: number, random = Math.random): number {
   const cap = Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
@@ -34,7 +34,13 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
     } catch (error) {
       if (attempt >= retries || !retryable(error) || signal?.aborted) throw error;
       const hinted = error instanceof AppError ? error.retryAfterMs : undefined;
-      const delayMs = hinted !== undefined ? Math.min(hinted, maxDelayMs) : backoffDelay(attempt, baseDelayMs, maxDelayMs, options.random);
+      // Retrying sooner than the server asked would only be refused again: a wait longer than this caller's
+      // longest one ends the retries, with an error that says when to come back.
+      if (hinted !== undefined && hinted > maxDelayMs) {
+        const e = error as AppError;
+        throw new AppError(e.code, `${e.message} The server asked to retry after ${Math.ceil(hinted / 1000)} s, longer than this caller waits (${Math.ceil(maxDelayMs / 1000)} s); try again later.`, { status: e.status, retryable: true, retryAfterMs: hinted, details: e.details, cause: e });
+      }
+      const delayMs = hinted ?? backoffDelay(attempt, baseDelayMs, maxDelayMs, options.random);
       options.onRetry?.({ attempt: attempt + 1, delayMs, error });
       await clock.sleep(delayMs, signal);
     }
