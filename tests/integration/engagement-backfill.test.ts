@@ -6,8 +6,8 @@ import { runBackfill } from '../../src/features/engagement/backfill.ts';
 import { buildWorld, copyEvents, spreadEvents } from '../../src/features/engagement/generator.ts';
 import { pipelineOptions } from '../../src/features/engagement/options.ts';
 import { skipReason, waitFor, type TestApp } from '../helpers/index.ts';
-import { startRestReceiver, type RestReceiver } from '../helpers/rest-receiver.ts';
-import { pipelineEnv, startPipeline, type RunningPipeline } from './engagement-fixture.ts';
+import type { RestReceiver } from '../helpers/rest-receiver.ts';
+import { pipelineEnv, startPipelineWithRest, type RestPipeline, type RunningPipeline } from './engagement-fixture.ts';
 
 setDefaultTimeout(120_000);
 
@@ -15,7 +15,7 @@ const range = { startDate: '2026-01-01', endDate: '2026-01-03', fromMs: Date.UTC
 
 describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('backfill from Postgres through every sink', () => {
   let receiver: RestReceiver;
-  let pipeline: RunningPipeline;
+  let pipeline: RestPipeline;
   let t: TestApp;
   let sql: RunningPipeline['sql'];
   const { env, names } = pipelineEnv({ ENGAGEMENT_PIPELINE: 'off', EXTERNAL_SINK_RETRIES: '1' });
@@ -23,11 +23,10 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('backfill from Postg
   let inRange: string[];
 
   beforeAll(async () => {
-    receiver = await startRestReceiver();
-    options = pipelineOptions(loadConfig({ ...env, EXTERNAL_SINK_URL: receiver.url }));
     // The app only serves the API here (no streaming), to read the warehouse and the DLQ.
-    pipeline = await startPipeline({ env: { ...env, EXTERNAL_SINK_URL: receiver.url }, names });
-    ({ t, sql } = pipeline);
+    pipeline = await startPipelineWithRest({ env, names });
+    ({ t, sql, receiver } = pipeline);
+    options = pipelineOptions(loadConfig({ ...env, EXTERNAL_SINK_URL: receiver.url }));
     const world = buildWorld({ seed: 7, contents: 12, users: 200 });
     await sql`INSERT INTO content ${sql(world.catalogue)}`;
     await copyEvents(sql, spreadEvents(world, 900, range.fromMs, range.toMs));
@@ -40,13 +39,7 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('backfill from Postg
     inRange = (await sql<{ id: string }[]>`SELECT id::text FROM engagement_events WHERE event_ts >= '2026-01-01' AND event_ts < '2026-01-04' AND content_id IS NOT NULL`).map((r) => `engagement_events:${r.id}`);
   }, 90_000);
 
-  afterAll(async () => {
-    try {
-      await pipeline?.close();
-    } finally {
-      await receiver?.close();
-    }
-  }, 60_000);
+  afterAll(() => pipeline?.close(), 60_000);
 
   test('an interrupted backfill resumes from its checkpoints and ends with every event of the range once in every sink', async () => {
     const stop = new AbortController();
@@ -102,23 +95,16 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('backfill from Postg
 describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('backfill while the stream runs', () => {
   const { env, names } = pipelineEnv({ CDC_HEARTBEAT_SECONDS: '1', EXTERNAL_SINK_RETRIES: '1' });
   let receiver: RestReceiver;
-  let pipeline: RunningPipeline;
+  let pipeline: RestPipeline;
   let t: TestApp;
   let sql: RunningPipeline['sql'];
 
   beforeAll(async () => {
-    receiver = await startRestReceiver();
-    pipeline = await startPipeline({ env: { ...env, EXTERNAL_SINK_URL: receiver.url }, names });
-    ({ t, sql } = pipeline);
+    pipeline = await startPipelineWithRest({ env, names });
+    ({ t, sql, receiver } = pipeline);
   }, 90_000);
 
-  afterAll(async () => {
-    try {
-      await pipeline?.close();
-    } finally {
-      await receiver?.close();
-    }
-  }, 60_000);
+  afterAll(() => pipeline?.close(), 60_000);
 
   test("backfilling today's events while the stream delivers them leaves one effect per event in every sink", async () => {
     const world = buildWorld({ seed: 11, contents: 8, users: 100 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { skipReason, waitFor, type TestApp } from '../helpers/index.ts';
-import { startRestReceiver, type RestReceiver } from '../helpers/rest-receiver.ts';
-import { CONTENT, insertContent, insertEvents, pipelineEnv, readTopic, startPipeline, user, type RunningPipeline } from './engagement-fixture.ts';
+import type { RestReceiver } from '../helpers/rest-receiver.ts';
+import { CONTENT, insertContent, insertEvents, pipelineEnv, readTopic, startPipelineWithRest, user, type RestPipeline, type RunningPipeline } from './engagement-fixture.ts';
 
 setDefaultTimeout(60_000);
 
@@ -10,18 +10,17 @@ const auth = { authorization: `Bearer ${KEY}` };
 
 describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('fan-out to Redis, the warehouse and the REST endpoint, with the DLQ', () => {
   let receiver: RestReceiver;
-  let pipeline: RunningPipeline;
+  let pipeline: RestPipeline;
   let t: TestApp;
   let sql: RunningPipeline['sql'];
   let ids: { good: string[]; poison: string };
   const { env, names } = pipelineEnv({ EXTERNAL_SINK_RETRIES: '1', API_KEY: KEY });
 
   beforeAll(async () => {
-    receiver = await startRestReceiver();
+    pipeline = await startPipelineWithRest({ env, names });
+    ({ t, sql, receiver } = pipeline);
     // The external system refuses this one event whatever batch carries it.
     receiver.behaviour.reject = (e) => e.device === 'poison';
-    pipeline = await startPipeline({ env: { ...env, EXTERNAL_SINK_URL: receiver.url }, names });
-    ({ t, sql } = pipeline);
     await insertContent(sql, Object.values(CONTENT));
     const { podcast, newsletter } = CONTENT;
     await insertEvents(sql, [
@@ -32,13 +31,7 @@ describe.skipIf(!!skipReason('postgres', 'kafka', 'redis'))('fan-out to Redis, t
     ids = { good: rows.filter((r) => r.device !== 'poison').map((r) => `engagement_events:${r.id}`), poison: `engagement_events:${rows.find((r) => r.device === 'poison')!.id}` };
   }, 90_000);
 
-  afterAll(async () => {
-    try {
-      await pipeline?.close();
-    } finally {
-      await receiver?.close();
-    }
-  }, 60_000);
+  afterAll(() => pipeline?.close(), 60_000);
 
   test('every sink gets every event once; the event the endpoint refuses is dead-lettered for that sink only', async () => {
     const dlq = await waitFor(

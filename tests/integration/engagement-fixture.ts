@@ -6,6 +6,7 @@ import { dropReplication } from '../../src/features/engagement/cdc.ts';
 import { engagementNames, type EngagementNames } from '../../src/features/engagement/names.ts';
 import { services, testApp, uniqueName, waitFor, type TestApp } from '../helpers/index.ts';
 import { deleteKeys } from '../helpers/redis.ts';
+import { startRestReceiver, type RestReceiver } from '../helpers/rest-receiver.ts';
 
 /**
  * Unique names for one engagement test (schema, topics, group, Redis prefix, slot and publication) and the
@@ -100,6 +101,27 @@ export async function startPipeline({ env, names }: { env: Record<string, string
     throw e;
   }
   return { t, sql, close };
+}
+
+export type RestPipeline = RunningPipeline & { receiver: RestReceiver };
+
+/** startPipeline with a local REST receiver as the external system (EXTERNAL_SINK_URL); close() stops it last. */
+export async function startPipelineWithRest({ env, names }: { env: Record<string, string>; names: EngagementNames }): Promise<RestPipeline> {
+  const receiver = await startRestReceiver();
+  try {
+    const pipeline = await startPipeline({ env: { ...env, EXTERNAL_SINK_URL: receiver.url }, names });
+    const close = async () => {
+      try {
+        await pipeline.close();
+      } finally {
+        await receiver.close();
+      }
+    };
+    return { ...pipeline, receiver, close };
+  } catch (e) {
+    await receiver.close();
+    throw e;
+  }
 }
 
 export const CONTENT = {
