@@ -1,3 +1,4 @@
+import { errorReply } from './errors.ts';
 import { requestIdOf } from './request.ts';
 
 type Fetch = (request: Request) => Response | Promise<Response>;
@@ -11,7 +12,7 @@ type Fetch = (request: Request) => Response | Promise<Response>;
 export function bodyLimit(fetch: Fetch, max: number): Fetch {
   const tooLarge = (request: Request, size: number) => {
     const message = `The request body (${size} bytes) is over the limit of ${max} bytes (MAX_BODY_BYTES); send a smaller body or raise MAX_BODY_BYTES. Retrying the same body will not help.`;
-    return Response.json({ error: { code: 'payload_too_large', message } }, { status: 413, headers: { 'x-request-id': requestIdOf(request), connection: 'close' } });
+    return errorReply(413, { error: { code: 'payload_too_large', message } }, { 'x-request-id': requestIdOf(request), connection: 'close' });
   };
   return (request) => {
     if (request.body === null) return fetch(request);

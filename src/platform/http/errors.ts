@@ -5,7 +5,8 @@ import { requestIdOf } from './request.ts';
 
 export type ErrorBody = { error: { code: string; message: string; [detail: string]: unknown } };
 
-const reply = (status: number, body: ErrorBody, headers: Record<string, string> = {}) =>
+/** An error answer in the service's one shape, `{ error: { code, message } }`. */
+export const errorReply = (status: number, body: ErrorBody, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 
 type Schema = { type?: string; minimum?: number; maximum?: number; minLength?: number; maxLength?: number; enum?: unknown[]; anyOf?: Schema[]; format?: string; const?: unknown };
@@ -63,7 +64,7 @@ export const errorHandler = (ctx: AppContext) =>
       // Client errors are logged too (at info: they are the client's to fix), so a user quoting the request id
       // can be helped; server errors were logged above with their cause.
       if (status < 500) ctx.log.info('request refused', { requestId, method: request.method, path: new URL(request.url).pathname, status, code: body.error.code, message: body.error.message });
-      return reply(status, body, { ...headers, ...extra });
+      return errorReply(status, body, { ...headers, ...extra });
     };
     if (error instanceof AppError) {
       // 503 is an expected state (a service not configured or restarting): one warning line, no stack.
